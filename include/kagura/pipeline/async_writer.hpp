@@ -1,0 +1,100 @@
+#pragma once
+
+// The asynchronous pipeline between agents and a store: a finished execution is put on a bounded
+// queue by the agent's thread and written by one background thread in batches, one transaction
+// per batch. The agent's thread never waits on the store.
+//
+// When the queue is full, the overflow policy decides, and whatever it decides is counted:
+//   drop_newest (default)  the execution being submitted is dropped; the agent never waits;
+//   drop_oldest            the oldest queued execution is dropped to make room;
+//   block                  the agent's thread waits for room (use when no loss is acceptable).
+// The first drop, and every failed batch, raise a notice (see notice.hpp), so nothing is
+// dropped silently.
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "kagura/storage/storage_adapter.hpp"
+#include "kagura/telemetry/sink.hpp"
+
+namespace kagura::pipeline {
+
+enum class OverflowPolicy { drop_newest, drop_oldest, block };
+
+std::string_view to_string(OverflowPolicy policy) noexcept;
+// Throws std::invalid_argument naming the accepted values.
+OverflowPolicy parse_overflow_policy(std::string_view text);
+
+struct AsyncWriterOptions {
+  std::size_t queue_capacity = 16384;  // executions waiting to be written
+  std::size_t max_batch = 1024;        // executions per transaction
+  // How long a partly filled batch may wait before it is written.
+  std::chrono::milliseconds flush_interval{200};
+  OverflowPolicy overflow = OverflowPolicy::drop_newest;
+  // A failed batch is retried this many times, with doubling backoff, before it is counted
+  // as failed.
+  int max_retries = 3;
+  std::chrono::milliseconds retry_backoff{50};
+};
+
+struct PipelineStats {
+  std::uint64_t queued = 0;      // accepted onto the queue
+  std::uint64_t written = 0;     // stored by the backend
+  std::uint64_t duplicates = 0;  // already stored (same id), skipped
+  std::uint64_t dropped = 0;     // refused or evicted by the overflow policy
+  std::uint64_t failed = 0;      // given up after retries
+  std::uint64_t batches = 0;     // transactions committed
+  std::uint64_t pending = 0;     // queued or being written right now
+  std::string last_error;        // the last store error, empty if none
+};
+
+class AsyncWriter final : public telemetry::ExecutionSink {
+ public:
+  AsyncWriter(std::shared_ptr<storage::StorageAdapter> store, AsyncWriterOptions options = {});
+  // Writes what is queued, then stops the writer thread.
+  ~AsyncWriter() override;
+  AsyncWriter(const AsyncWriter&) = delete;
+  AsyncWriter& operator=(const AsyncWriter&) = delete;
+
+  void submit(std::unique_ptr<telemetry::Execution> execution) noexcept override;
+
+  // Waits until everything submitted before the call has been written (or has failed).
+  // Returns false if `timeout` passed first.
+  bool flush(std::chrono::milliseconds timeout = std::chrono::seconds(30));
+  // Flushes, then stops the writer thread; later submissions are dropped and counted.
+  void shutdown(std::chrono::milliseconds timeout = std::chrono::seconds(30));
+
+  PipelineStats stats() const;
+  const AsyncWriterOptions& options() const noexcept { return options_; }
+  storage::StorageAdapter& store() noexcept { return *store_; }
+
+ private:
+  void run();
+  void write_batch(std::deque<std::unique_ptr<telemetry::Execution>>& batch);
+  void note_drop_locked(std::uint64_t count);
+
+  std::shared_ptr<storage::StorageAdapter> store_;
+  const AsyncWriterOptions options_;
+
+  mutable std::mutex mutex_;
+  std::condition_variable wake_writer_;
+  std::condition_variable progress_;  // room on the queue, or a batch done
+  std::deque<std::unique_ptr<telemetry::Execution>> queue_;
+  bool writer_waiting_ = false;
+  bool flush_requested_ = false;
+  bool stopping_ = false;
+  bool stopped_ = false;
+  bool drop_reported_ = false;
+  std::uint64_t submitted_seq_ = 0;  // executions accepted, in order
+  std::uint64_t done_seq_ = 0;       // of those, written, skipped or failed
+  PipelineStats stats_;
+  std::thread thread_;
+};
+
+}  // namespace kagura::pipeline

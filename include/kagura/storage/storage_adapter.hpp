@@ -1,0 +1,61 @@
+#pragma once
+
+// The one interface behind which every telemetry store lives (RFC-030's StorageAdapter).
+
+#include <cstddef>
+#include <optional>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "kagura/storage/query.hpp"
+#include "kagura/telemetry/execution.hpp"
+
+namespace kagura::storage {
+
+// Every failure of a store; what() names the backend, the location and the fix.
+class StorageError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// get_execution() with a prefix that matches more than one execution.
+class AmbiguousIdError : public StorageError {
+ public:
+  using StorageError::StorageError;
+};
+
+class StorageAdapter {
+ public:
+  virtual ~StorageAdapter() = default;
+
+  virtual std::string backend_name() const = 0;
+  // Where the data lives, with any password masked; for messages.
+  virtual std::string location() const = 0;
+
+  // Saves a batch atomically. An execution whose id is already stored is skipped, so that a
+  // batch retried after a failure never stores anything twice. Returns how many were new.
+  virtual std::size_t save_executions(std::span<const telemetry::Execution* const> batch) = 0;
+  std::size_t save_execution(const telemetry::Execution& execution) {
+    const telemetry::Execution* one = &execution;
+    return save_executions({&one, 1});
+  }
+
+  // By full id or by a prefix matching exactly one id. Throws AmbiguousIdError when the prefix
+  // matches several; returns nullopt when it matches none.
+  virtual std::optional<telemetry::Execution> get_execution(std::string_view id_or_prefix) = 0;
+  // Newest first by started_at.
+  virtual std::vector<telemetry::Execution> get_executions(const ExecutionQuery& query) = 0;
+  virtual std::int64_t count_executions(const ExecutionFilter& filter) = 0;
+  virtual SummaryStats get_summary_stats(const ExecutionFilter& filter) = 0;
+  // Most expensive first; grouping by day is in UTC and ordered by day.
+  virtual std::vector<CostGroup> get_cost_breakdown(CostGrouping grouping,
+                                                    const ExecutionFilter& filter) = 0;
+  // Deletes executions that started before `older_than`; returns how many.
+  virtual std::size_t delete_old_executions(double older_than) = 0;
+  virtual void clear_all() = 0;
+};
+
+}  // namespace kagura::storage

@@ -1,0 +1,193 @@
+#pragma once
+
+// Recording of agent executions on the agent's own thread.
+//
+//   auto scope = collector.track_execution("translator", {{"text", text}});
+//   scope.record_llm_call({.model = "gpt-4o-mini", .prompt_tokens = 12, ...});
+//   ...                       // the destructor ends the execution and hands it to the sink
+//
+// Each thread has its own current execution, so executions running concurrently on different
+// threads never mix their events. An execution started while another is current on the same
+// thread becomes its child in the same trace. ExecutionContext carries the current execution to
+// another thread (ContextGuard makes it current there).
+
+#include <atomic>
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "kagura/telemetry/execution.hpp"
+#include "kagura/telemetry/sink.hpp"
+
+namespace kagura::pricing {
+class PriceTable;
+}
+
+namespace kagura::telemetry {
+
+// What a caller knows about one LLM call. Cost comes from the price table unless `cost_usd`
+// is given (e.g. a provider that reports the charge itself).
+struct LlmCallInfo {
+  std::string model{};
+  std::string provider{};
+  std::int64_t prompt_tokens = 0;
+  std::int64_t completion_tokens = 0;
+  std::int64_t cached_tokens = 0;
+  std::int64_t cache_write_tokens = 0;
+  std::int64_t reasoning_tokens = 0;
+  double duration = 0.0;  // seconds
+  std::optional<double> time_to_first_token{};
+  std::string finish_reason{};
+  int retries = 0;
+  std::optional<double> cost_usd{};
+};
+
+struct ToolCallInfo {
+  std::string tool_name{};
+  nlohmann::json kwargs = nlohmann::json::object();
+  double duration = 0.0;
+  bool success = true;
+  std::string error{};
+};
+
+struct MemoryOperationInfo {
+  std::string operation{};
+  std::string memory_type{};
+  double duration = 0.0;
+  std::int64_t items = 0;
+  nlohmann::json details{};
+};
+
+namespace detail {
+class ActiveExecution;
+struct CollectorShared;
+}  // namespace detail
+
+// A copyable handle on an execution in progress; empty when telemetry is off.
+class ExecutionContext {
+ public:
+  ExecutionContext() = default;
+  bool valid() const noexcept { return active_ != nullptr; }
+  explicit operator bool() const noexcept { return valid(); }
+  std::string id() const;
+  std::string trace_id() const;
+
+ private:
+  friend class Collector;
+  friend class ContextGuard;
+  friend class ExecutionScope;
+  explicit ExecutionContext(std::shared_ptr<detail::ActiveExecution> active)
+      : active_(std::move(active)) {}
+  std::shared_ptr<detail::ActiveExecution> active_;
+};
+
+// Makes an execution current on this thread for the guard's lifetime, e.g. in a worker thread
+// that does part of an agent's work. Guards and scopes must end in reverse order of creation.
+class ContextGuard {
+ public:
+  explicit ContextGuard(ExecutionContext context) noexcept;
+  ~ContextGuard();
+  ContextGuard(const ContextGuard&) = delete;
+  ContextGuard& operator=(const ContextGuard&) = delete;
+
+ private:
+  ExecutionContext context_;
+  detail::ActiveExecution* previous_;
+};
+
+// One execution, from track_execution() to the end of the scope. When the scope is left by an
+// exception without fail() having been called, the execution is recorded as failed.
+class ExecutionScope {
+ public:
+  ExecutionScope() = default;  // inactive: every call is a no-op
+  ExecutionScope(ExecutionScope&& other) noexcept;
+  ExecutionScope& operator=(ExecutionScope&&) = delete;
+  ExecutionScope(const ExecutionScope&) = delete;
+  ExecutionScope& operator=(const ExecutionScope&) = delete;
+  ~ExecutionScope();
+
+  bool active() const noexcept { return active_ != nullptr; }
+  std::string id() const;
+  std::string trace_id() const;
+  ExecutionContext context() const { return ExecutionContext(active_); }
+
+  void record_llm_call(const LlmCallInfo& call);
+  void record_tool_call(ToolCallInfo call);
+  void record_memory_operation(MemoryOperationInfo operation);
+  // A custom event; `type` must not be one of the built-in event types.
+  void record_event(std::string type, nlohmann::json data = nlohmann::json::object());
+  // A custom metric (a number, string or boolean); built-in metric names are refused.
+  void record_metric(std::string name, nlohmann::json value);
+  void add_tag(std::string key, std::string value);
+
+  // Marks the execution failed; the scope still ends it.
+  void fail(std::string message, std::string error_type = {});
+  void fail(const std::exception& error);
+  // Ends the execution now instead of at scope exit.
+  void finish() noexcept;
+
+ private:
+  friend class Collector;
+  explicit ExecutionScope(std::shared_ptr<detail::ActiveExecution> active);
+  std::shared_ptr<detail::ActiveExecution> active_;
+  detail::ActiveExecution* previous_ = nullptr;
+  int uncaught_at_start_ = 0;
+};
+
+class Collector {
+ public:
+  Collector(std::shared_ptr<ExecutionSink> sink, std::shared_ptr<const pricing::PriceTable> prices);
+  ~Collector();
+  Collector(const Collector&) = delete;
+  Collector& operator=(const Collector&) = delete;
+
+  // Starts an execution and makes it current on this thread. Returns an inactive scope when
+  // the collector is disabled.
+  ExecutionScope track_execution(std::string agent_name,
+                                 nlohmann::json kwargs = nlohmann::json::object());
+
+  // Runs fn() inside an execution. An exception escaping fn() is recorded with its message,
+  // the execution marked failed, and the exception rethrown unchanged.
+  template <typename Fn>
+  decltype(auto) track(std::string agent_name, nlohmann::json kwargs, Fn&& fn) {
+    auto scope = track_execution(std::move(agent_name), std::move(kwargs));
+    try {
+      return std::forward<Fn>(fn)(scope);
+    } catch (const std::exception& error) {
+      scope.fail(error);
+      throw;
+    } catch (...) {
+      scope.fail("unknown exception", "unknown");
+      throw;
+    }
+  }
+
+  // These record into the calling thread's current execution and do nothing when there is
+  // none, so library code can record without being handed a scope.
+  static ExecutionContext current() noexcept;
+  void record_llm_call(const LlmCallInfo& call);
+  void record_tool_call(ToolCallInfo call);
+  void record_memory_operation(MemoryOperationInfo operation);
+  void record_event(std::string type, nlohmann::json data = nlohmann::json::object());
+  void record_metric(std::string name, nlohmann::json value);
+  void add_tag(std::string key, std::string value);
+
+  void set_enabled(bool enabled) noexcept { enabled_.store(enabled, std::memory_order_relaxed); }
+  bool enabled() const noexcept { return enabled_.load(std::memory_order_relaxed); }
+
+  const pricing::PriceTable& prices() const noexcept;
+  // Events recorded into an execution after it had ended; they are not stored.
+  std::uint64_t late_events() const noexcept;
+
+ private:
+  std::atomic<bool> enabled_{true};
+  // Outlives the collector while executions it started are still open on other threads.
+  std::shared_ptr<detail::CollectorShared> shared_;
+};
+
+}  // namespace kagura::telemetry

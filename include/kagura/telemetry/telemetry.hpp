@@ -1,0 +1,71 @@
+#pragma once
+
+// A store, the asynchronous writer in front of it and the collector agents record with, as one
+// object; and the process-wide instance agents use when nothing else is set up.
+//
+//   auto store = std::make_shared<kagura::storage::SqliteStore>(":memory:");
+//   auto telemetry = std::make_shared<kagura::telemetry::Telemetry>(store);
+//   kagura::telemetry::set_global_telemetry(telemetry);
+//
+// Without set_global_telemetry(), the first get_global_telemetry() configures itself from the
+// environment and ~/.kagura/.env, creating ~/.kagura on a first run with a one-line notice.
+
+#include <chrono>
+#include <memory>
+
+#include "kagura/pipeline/async_writer.hpp"
+#include "kagura/storage/storage_adapter.hpp"
+#include "kagura/telemetry/collector.hpp"
+
+namespace kagura::pricing {
+class PriceTable;
+}
+namespace kagura::config {
+struct TelemetryConfig;
+}
+
+namespace kagura::telemetry {
+
+struct TelemetryOptions {
+  pipeline::AsyncWriterOptions pipeline;
+  // Flush on SIGINT/SIGTERM when the program has not set its own handlers.
+  bool flush_on_signals = true;
+  // Defaults to the shipped price table with ~/.kagura/pricing.json merged in.
+  std::shared_ptr<const pricing::PriceTable> prices;
+};
+
+class Telemetry {
+ public:
+  explicit Telemetry(std::shared_ptr<storage::StorageAdapter> store, TelemetryOptions options = {});
+  // A Telemetry that records nothing.
+  static std::shared_ptr<Telemetry> disabled();
+  // Builds the store a configuration names. Throws config::ConfigError or storage::StorageError.
+  static std::shared_ptr<Telemetry> from_config(const config::TelemetryConfig& config);
+  ~Telemetry();
+
+  Collector& collector() noexcept { return *collector_; }
+  // nullptr for a disabled Telemetry.
+  storage::StorageAdapter* store() noexcept { return store_.get(); }
+  bool enabled() const noexcept { return writer_ != nullptr; }
+
+  bool flush(std::chrono::milliseconds timeout = std::chrono::seconds(30));
+  pipeline::PipelineStats stats() const;
+  void shutdown(std::chrono::milliseconds timeout = std::chrono::seconds(30));
+
+ private:
+  Telemetry() = default;
+  std::shared_ptr<storage::StorageAdapter> store_;
+  std::shared_ptr<pipeline::AsyncWriter> writer_;
+  std::unique_ptr<Collector> collector_;
+};
+
+// The process-wide Telemetry, created on first use. Never throws: a configuration or store
+// error is reported once as a notice and telemetry stays off for the process.
+std::shared_ptr<Telemetry> get_global_telemetry();
+void set_global_telemetry(std::shared_ptr<Telemetry> telemetry);
+
+// The global off switch, on top of KAGURA_TELEMETRY_ENABLED: while false, no collector records.
+void set_telemetry_enabled(bool enabled) noexcept;
+bool telemetry_enabled() noexcept;
+
+}  // namespace kagura::telemetry

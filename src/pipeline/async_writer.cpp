@@ -1,0 +1,201 @@
+#include "kagura/pipeline/async_writer.hpp"
+
+#include <stdexcept>
+#include <vector>
+
+#include "kagura/pipeline/exit_flush.hpp"
+#include "kagura/telemetry/notice.hpp"
+
+namespace kagura::pipeline {
+
+std::string_view to_string(OverflowPolicy policy) noexcept {
+  switch (policy) {
+    case OverflowPolicy::drop_newest:
+      return "drop_newest";
+    case OverflowPolicy::drop_oldest:
+      return "drop_oldest";
+    case OverflowPolicy::block:
+      return "block";
+  }
+  return "drop_newest";
+}
+
+OverflowPolicy parse_overflow_policy(std::string_view text) {
+  if (text == "drop_newest") return OverflowPolicy::drop_newest;
+  if (text == "drop_oldest") return OverflowPolicy::drop_oldest;
+  if (text == "block") return OverflowPolicy::block;
+  throw std::invalid_argument("unknown overflow policy '" + std::string(text) +
+                              "': expected drop_newest, drop_oldest or block");
+}
+
+AsyncWriter::AsyncWriter(std::shared_ptr<storage::StorageAdapter> store, AsyncWriterOptions options)
+    : store_(std::move(store)), options_(options) {
+  if (!store_) throw std::invalid_argument("AsyncWriter needs a store");
+  if (options_.queue_capacity == 0 || options_.max_batch == 0) {
+    throw std::invalid_argument("AsyncWriter: queue_capacity and max_batch must be at least 1");
+  }
+  thread_ = std::thread([this] { run(); });
+  register_for_exit_flush(this);
+}
+
+AsyncWriter::~AsyncWriter() {
+  unregister_for_exit_flush(this);
+  shutdown();
+}
+
+void AsyncWriter::note_drop_locked(std::uint64_t count) {
+  stats_.dropped += count;
+  if (!drop_reported_) {
+    drop_reported_ = true;
+    telemetry::notify("telemetry queue full (" + std::to_string(options_.queue_capacity) +
+                      " executions) with overflow policy " +
+                      std::string(to_string(options_.overflow)) +
+                      ": executions are being dropped and counted in stats().dropped. Raise "
+                      "KAGURA_TELEMETRY_QUEUE_CAPACITY or set KAGURA_TELEMETRY_OVERFLOW=block.");
+  }
+}
+
+void AsyncWriter::submit(std::unique_ptr<telemetry::Execution> execution) noexcept {
+  if (!execution) return;
+  std::unique_ptr<telemetry::Execution> evicted;  // destroyed outside the lock
+  std::unique_lock lock(mutex_);
+  if (stopped_ || stopping_) {
+    note_drop_locked(1);
+    return;
+  }
+  if (queue_.size() >= options_.queue_capacity) {
+    switch (options_.overflow) {
+      case OverflowPolicy::drop_newest:
+        note_drop_locked(1);
+        return;
+      case OverflowPolicy::drop_oldest:
+        evicted = std::move(queue_.front());
+        queue_.pop_front();
+        ++done_seq_;
+        note_drop_locked(1);
+        break;
+      case OverflowPolicy::block:
+        wake_writer_.notify_one();
+        progress_.wait(
+            lock, [&] { return queue_.size() < options_.queue_capacity || stopping_ || stopped_; });
+        if (stopping_ || stopped_) {
+          note_drop_locked(1);
+          return;
+        }
+        break;
+    }
+  }
+  queue_.push_back(std::move(execution));
+  ++submitted_seq_;
+  ++stats_.queued;
+  // Waking the writer costs a system call, so the agent's thread only does it when a full
+  // batch is waiting; otherwise the writer's timer picks the queue up.
+  if (writer_waiting_ && queue_.size() >= options_.max_batch) {
+    writer_waiting_ = false;
+    wake_writer_.notify_one();
+  }
+}
+
+void AsyncWriter::run() {
+  std::deque<std::unique_ptr<telemetry::Execution>> batch;
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    if (queue_.size() < options_.max_batch && !flush_requested_ && !stopping_) {
+      writer_waiting_ = true;
+      wake_writer_.wait_for(lock, options_.flush_interval, [&] {
+        return stopping_ || flush_requested_ || queue_.size() >= options_.max_batch;
+      });
+      writer_waiting_ = false;
+    }
+    if (queue_.empty()) {
+      flush_requested_ = false;
+      progress_.notify_all();
+      if (stopping_) break;
+      continue;
+    }
+    const std::size_t take = std::min(queue_.size(), options_.max_batch);
+    for (std::size_t i = 0; i < take; ++i) {
+      batch.push_back(std::move(queue_.front()));
+      queue_.pop_front();
+    }
+    progress_.notify_all();  // room for a blocked submitter
+    lock.unlock();
+    write_batch(batch);
+    lock.lock();
+  }
+  stopped_ = true;
+  progress_.notify_all();
+}
+
+void AsyncWriter::write_batch(std::deque<std::unique_ptr<telemetry::Execution>>& batch) {
+  std::vector<const telemetry::Execution*> rows;
+  rows.reserve(batch.size());
+  for (const auto& execution : batch) rows.push_back(execution.get());
+
+  std::size_t inserted = 0;
+  bool ok = false;
+  std::string error;
+  auto backoff = options_.retry_backoff;
+  for (int attempt = 0; attempt <= options_.max_retries; ++attempt) {
+    try {
+      inserted = store_->save_executions(rows);
+      ok = true;
+      break;
+    } catch (const std::exception& e) {
+      error = e.what();
+    } catch (...) {
+      error = "unknown error";
+    }
+    if (attempt < options_.max_retries) {
+      std::this_thread::sleep_for(backoff);
+      backoff *= 2;
+    }
+  }
+  const std::size_t count = batch.size();
+  batch.clear();
+
+  std::lock_guard lock(mutex_);
+  done_seq_ += count;
+  if (ok) {
+    stats_.written += inserted;
+    stats_.duplicates += count - inserted;
+    ++stats_.batches;
+  } else {
+    stats_.failed += count;
+    stats_.last_error = error;
+    telemetry::notify("telemetry store " + store_->backend_name() + " at " + store_->location() +
+                      " failed to write " + std::to_string(count) + " executions after " +
+                      std::to_string(options_.max_retries + 1) + " attempts: " + error);
+  }
+  progress_.notify_all();
+}
+
+bool AsyncWriter::flush(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mutex_);
+  const std::uint64_t target = submitted_seq_;
+  if (done_seq_ >= target) return true;
+  if (stopped_) return false;
+  flush_requested_ = true;
+  wake_writer_.notify_one();
+  return progress_.wait_for(lock, timeout, [&] { return done_seq_ >= target || stopped_; }) &&
+         done_seq_ >= target;
+}
+
+void AsyncWriter::shutdown(std::chrono::milliseconds timeout) {
+  flush(timeout);
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+    wake_writer_.notify_one();
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+PipelineStats AsyncWriter::stats() const {
+  std::lock_guard lock(mutex_);
+  PipelineStats copy = stats_;
+  copy.pending = submitted_seq_ - done_seq_;
+  return copy;
+}
+
+}  // namespace kagura::pipeline

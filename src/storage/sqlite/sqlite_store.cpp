@@ -1,0 +1,595 @@
+#include "kagura/storage/sqlite_store.hpp"
+
+#include <SQLiteCpp/Database.h>
+#include <SQLiteCpp/Exception.h>
+#include <SQLiteCpp/Statement.h>
+#include <SQLiteCpp/Transaction.h>
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <cmath>
+#include <mutex>
+#include <unordered_map>
+
+#include "storage/aggregate.hpp"
+#include "storage/sqlite/rollups.hpp"
+#include "storage/sqlite/sqlite_schema.hpp"
+#include "telemetry/execution_json.hpp"
+
+namespace kagura::storage {
+namespace {
+
+using telemetry::Execution;
+using telemetry::ExecutionStatus;
+
+constexpr int kBusyTimeoutMs = 10000;
+
+constexpr const char* kInsertExecution =
+    "INSERT INTO executions (id, trace_id, parent_id, agent_name, started_at, ended_at, "
+    "duration, status, error, error_type, model, llm_calls, tool_calls, memory_operations, "
+    "prompt_tokens, completion_tokens, cached_tokens, reasoning_tokens, unpriced_llm_calls, "
+    "cost_nanos, kwargs, events, custom_metrics, tags) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+    "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING";
+
+constexpr const char* kSummaryColumns =
+    "status, duration, started_at, llm_calls, tool_calls, memory_operations, prompt_tokens, "
+    "completion_tokens, cached_tokens, reasoning_tokens, unpriced_llm_calls, cost_nanos";
+
+constexpr const char* kRecordColumns =
+    "id, trace_id, parent_id, agent_name, started_at, ended_at, duration, status, error, "
+    "error_type, llm_calls, tool_calls, memory_operations, prompt_tokens, completion_tokens, "
+    "cached_tokens, reasoning_tokens, unpriced_llm_calls, cost_nanos, kwargs, custom_metrics, "
+    "tags";
+
+std::string_view text_of(const SQLite::Column& column) {
+  if (column.isNull()) return {};
+  return {static_cast<const char*>(column.getBlob()), static_cast<std::size_t>(column.getBytes())};
+}
+
+void bind_text_or_null(SQLite::Statement& statement, int index, const std::string& text) {
+  if (text.empty()) {
+    statement.bind(index);
+  } else {
+    statement.bindNoCopy(index, text);
+  }
+}
+
+// A WHERE clause built from a filter, with its parameters bound in order. Only bound
+// parameters ever reach the SQL text.
+class Where {
+ public:
+  void add(std::string condition) {
+    sql_ += sql_.empty() ? " WHERE " : " AND ";
+    sql_ += condition;
+  }
+  void text(std::string condition, std::string value) {
+    add(std::move(condition));
+    params_.emplace_back(std::move(value));
+  }
+  void real(std::string condition, double value) {
+    add(std::move(condition));
+    params_.emplace_back(value);
+  }
+  void integer(std::string condition, std::int64_t value) {
+    add(std::move(condition));
+    params_.emplace_back(value);
+  }
+  const std::string& sql() const { return sql_; }
+  int bind(SQLite::Statement& statement, int first = 1) const {
+    int index = first;
+    for (const auto& param : params_) {
+      std::visit([&](const auto& value) { statement.bind(index, value); }, param);
+      ++index;
+    }
+    return index;
+  }
+
+ private:
+  std::string sql_;
+  std::vector<std::variant<std::string, double, std::int64_t>> params_;
+};
+
+void add_identity_filters(Where& where, const ExecutionFilter& filter) {
+  if (filter.agent_name) where.text("agent_name = ?", *filter.agent_name);
+  if (filter.status) where.text("status = ?", std::string(telemetry::to_string(*filter.status)));
+}
+
+Where row_filter(const ExecutionFilter& filter, double from, double to) {
+  Where where;
+  add_identity_filters(where, filter);
+  if (from > -1e299) where.real("started_at >= ?", from);
+  if (to < 1e299) where.real("started_at < ?", to);
+  return where;
+}
+
+Where bucket_filter(const ExecutionFilter& filter, const detail::TimeSplit& split) {
+  Where where;
+  add_identity_filters(where, filter);
+  where.integer("bucket >= ?", split.first_bucket);
+  where.integer("bucket < ?", split.end_bucket);
+  return where;
+}
+
+std::vector<detail::TimeSplit::Range> row_ranges(const detail::TimeSplit& split) {
+  std::vector<detail::TimeSplit::Range> ranges;
+  for (const auto& range : {split.whole, split.head, split.tail}) {
+    if (range) ranges.push_back(*range);
+  }
+  return ranges;
+}
+
+std::string mask_location(const std::string& path) {
+  return path;
+}
+
+}  // namespace
+
+struct SqliteStore::Impl {
+  std::string path;
+  std::mutex mutex;
+  SQLite::Database db;
+  SQLite::Statement insert;
+  // Reused across batches; serialisation buffers for the row being inserted.
+  std::string kwargs_json, events_json, metrics_json, tags_json;
+  sqlite_detail::RollupDelta rollups;
+
+  static SQLite::Database open(const std::string& path) {
+    try {
+      if (path != kMemory && !path.starts_with("file:")) {
+        const auto parent = std::filesystem::path(path).parent_path();
+        if (!parent.empty()) std::filesystem::create_directories(parent);
+      }
+      SQLite::Database db(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_URI,
+                          kBusyTimeoutMs);
+      if (path != kMemory) db.exec("PRAGMA journal_mode = WAL");
+      db.exec("PRAGMA synchronous = NORMAL");
+      db.exec("PRAGMA temp_store = MEMORY");
+      db.exec("PRAGMA cache_size = -16384");  // 16 MiB keeps the indexes hot while ingesting
+      sqlite_detail::migrate(db, path);
+      return db;
+    } catch (const StorageError&) {
+      throw;
+    } catch (const SQLite::Exception& e) {
+      if (e.getErrorCode() == SQLITE_NOTADB) {
+        throw StorageError("sqlite telemetry store " + path + " is not a SQLite database (" +
+                           e.what() +
+                           "): move the file aside or point KAGURA_TELEMETRY_CONNECTION at "
+                           "another path");
+      }
+      throw StorageError("cannot open sqlite telemetry store " + path + ": " + e.what() +
+                         ": check that the directory exists and is writable, or point "
+                         "KAGURA_TELEMETRY_CONNECTION at another path");
+    } catch (const std::filesystem::filesystem_error& e) {
+      throw StorageError("cannot create the directory of sqlite telemetry store " + path + ": " +
+                         e.what());
+    }
+  }
+
+  explicit Impl(std::string p) : path(std::move(p)), db(open(path)), insert(db, kInsertExecution) {}
+
+  StorageError error(std::string_view what, const std::exception& e) const {
+    return StorageError("sqlite telemetry store " + mask_location(path) + ": " + std::string(what) +
+                        " failed: " + e.what());
+  }
+
+  bool insert_row(const Execution& e) {
+    telemetry::detail::write_value_json(e.kwargs, kwargs_json);
+    telemetry::detail::write_events_json(e.events, events_json);
+    insert.bindNoCopy(1, e.id);
+    insert.bindNoCopy(2, e.trace_id.empty() ? e.id : e.trace_id);
+    bind_text_or_null(insert, 3, e.parent_id);
+    insert.bindNoCopy(4, e.agent_name);
+    insert.bind(5, e.started_at);
+    if (e.ended_at) {
+      insert.bind(6, *e.ended_at);
+    } else {
+      insert.bind(6);
+    }
+    if (e.duration) {
+      insert.bind(7, *e.duration);
+    } else {
+      insert.bind(7);
+    }
+    insert.bindNoCopy(8, telemetry::to_string(e.status).data());
+    bind_text_or_null(insert, 9, e.error);
+    bind_text_or_null(insert, 10, e.error_type);
+    const auto model = e.primary_model();
+    if (model.empty()) {
+      insert.bind(11);
+    } else {
+      insert.bind(11, std::string(model));
+    }
+    const auto& m = e.metrics;
+    insert.bind(12, m.llm_calls);
+    insert.bind(13, m.tool_calls);
+    insert.bind(14, m.memory_operations);
+    insert.bind(15, m.prompt_tokens);
+    insert.bind(16, m.completion_tokens);
+    insert.bind(17, m.cached_tokens);
+    insert.bind(18, m.reasoning_tokens);
+    insert.bind(19, m.unpriced_llm_calls);
+    insert.bind(20, m.cost_nanos);
+    insert.bindNoCopy(21, kwargs_json);
+    insert.bindNoCopy(22, events_json);
+    if (m.custom.empty()) {
+      insert.bind(23);
+    } else {
+      nlohmann::json custom = nlohmann::json::object();
+      for (const auto& [name, value] : m.custom) custom[name] = value;
+      telemetry::detail::write_value_json(custom, metrics_json);
+      insert.bindNoCopy(23, metrics_json);
+    }
+    if (e.tags.empty()) {
+      insert.bind(24);
+    } else {
+      telemetry::detail::write_tags_json(e.tags, tags_json);
+      insert.bindNoCopy(24, tags_json);
+    }
+    const bool inserted = insert.exec() == 1;
+    insert.reset();
+    return inserted;
+  }
+
+  Execution read_record(SQLite::Statement& row, bool with_events) {
+    Execution e;
+    e.id = row.getColumn(0).getString();
+    e.trace_id = row.getColumn(1).getString();
+    e.parent_id = std::string(text_of(row.getColumn(2)));
+    e.agent_name = row.getColumn(3).getString();
+    e.started_at = row.getColumn(4).getDouble();
+    if (!row.getColumn(5).isNull()) e.ended_at = row.getColumn(5).getDouble();
+    if (!row.getColumn(6).isNull()) e.duration = row.getColumn(6).getDouble();
+    e.status = telemetry::parse_execution_status(text_of(row.getColumn(7)));
+    e.error = std::string(text_of(row.getColumn(8)));
+    e.error_type = std::string(text_of(row.getColumn(9)));
+    auto& m = e.metrics;
+    m.llm_calls = row.getColumn(10).getInt64();
+    m.tool_calls = row.getColumn(11).getInt64();
+    m.memory_operations = row.getColumn(12).getInt64();
+    m.prompt_tokens = row.getColumn(13).getInt64();
+    m.completion_tokens = row.getColumn(14).getInt64();
+    m.cached_tokens = row.getColumn(15).getInt64();
+    m.reasoning_tokens = row.getColumn(16).getInt64();
+    m.unpriced_llm_calls = row.getColumn(17).getInt64();
+    m.cost_nanos = row.getColumn(18).getInt64();
+    e.kwargs = nlohmann::json::parse(text_of(row.getColumn(19)));
+    if (const auto custom = text_of(row.getColumn(20)); !custom.empty()) {
+      for (auto& [name, value] : nlohmann::json::parse(custom).items()) {
+        m.custom.emplace(name, value);
+      }
+    }
+    if (const auto tags = text_of(row.getColumn(21)); !tags.empty()) {
+      e.tags = telemetry::detail::parse_tags_json(tags);
+    }
+    if (with_events) e.events = telemetry::detail::parse_events_json(text_of(row.getColumn(22)));
+    return e;
+  }
+
+  // Adds the rows in `where` to `accumulate` one summary at a time.
+  template <typename Fn>
+  void for_each_summary(const Where& where, Fn&& accumulate) {
+    SQLite::Statement rows(
+        db, std::string("SELECT ") + kSummaryColumns + " FROM executions" + where.sql());
+    where.bind(rows);
+    while (rows.executeStep()) {
+      detail::ExecutionSummary s;
+      s.status = telemetry::parse_execution_status(text_of(rows.getColumn(0)));
+      if (!rows.getColumn(1).isNull()) s.duration = rows.getColumn(1).getDouble();
+      s.started_at = rows.getColumn(2).getDouble();
+      s.llm_calls = rows.getColumn(3).getInt64();
+      s.tool_calls = rows.getColumn(4).getInt64();
+      s.memory_operations = rows.getColumn(5).getInt64();
+      s.prompt_tokens = rows.getColumn(6).getInt64();
+      s.completion_tokens = rows.getColumn(7).getInt64();
+      s.cached_tokens = rows.getColumn(8).getInt64();
+      s.reasoning_tokens = rows.getColumn(9).getInt64();
+      s.unpriced_llm_calls = rows.getColumn(10).getInt64();
+      s.cost_nanos = rows.getColumn(11).getInt64();
+      accumulate(s);
+    }
+  }
+
+  // Adds the rollup cells in `where` to `accumulate`, with the key column named by `key_sql`.
+  template <typename Fn>
+  void for_each_rollup_cell(const std::string& key_sql, const Where& where, Fn&& accumulate) {
+    SQLite::Statement rows(
+        db, "SELECT " + key_sql +
+                ", status, executions, with_duration, duration_sum, duration_sketch, llm_calls, "
+                "tool_calls, memory_operations, prompt_tokens, completion_tokens, cached_tokens, "
+                "reasoning_tokens, unpriced_llm_calls, cost_nanos, first_started_at, "
+                "last_started_at FROM execution_rollups" +
+                where.sql());
+    where.bind(rows);
+    while (rows.executeStep()) {
+      detail::Totals t;
+      const auto status = telemetry::parse_execution_status(text_of(rows.getColumn(1)));
+      t.executions = rows.getColumn(2).getInt64();
+      t.with_duration = rows.getColumn(3).getInt64();
+      t.duration_sum = rows.getColumn(4).getDouble();
+      t.durations = DurationSketch::decode(text_of(rows.getColumn(5)));
+      t.llm_calls = rows.getColumn(6).getInt64();
+      t.tool_calls = rows.getColumn(7).getInt64();
+      t.memory_operations = rows.getColumn(8).getInt64();
+      t.prompt_tokens = rows.getColumn(9).getInt64();
+      t.completion_tokens = rows.getColumn(10).getInt64();
+      t.cached_tokens = rows.getColumn(11).getInt64();
+      t.reasoning_tokens = rows.getColumn(12).getInt64();
+      t.unpriced_llm_calls = rows.getColumn(13).getInt64();
+      t.cost_nanos = rows.getColumn(14).getInt64();
+      if (!rows.getColumn(15).isNull()) t.first_started_at = rows.getColumn(15).getDouble();
+      if (!rows.getColumn(16).isNull()) t.last_started_at = rows.getColumn(16).getDouble();
+      accumulate(rows.getColumn(0), status, t);
+    }
+  }
+};
+
+SqliteStore::SqliteStore(std::string path) : impl_(std::make_unique<Impl>(std::move(path))) {}
+
+SqliteStore::~SqliteStore() = default;
+
+std::string SqliteStore::location() const {
+  return mask_location(impl_->path);
+}
+
+int SqliteStore::schema_version() const {
+  std::lock_guard lock(impl_->mutex);
+  return sqlite_detail::schema_version(impl_->db);
+}
+
+std::size_t SqliteStore::save_executions(std::span<const Execution* const> batch) {
+  if (batch.empty()) return 0;
+  std::lock_guard lock(impl_->mutex);
+  try {
+    SQLite::Transaction transaction(impl_->db, SQLite::TransactionBehavior::IMMEDIATE);
+    std::size_t inserted = 0;
+    for (const Execution* execution : batch) {
+      if (impl_->insert_row(*execution)) {
+        impl_->rollups.add(*execution);
+        ++inserted;
+      }
+    }
+    impl_->rollups.apply(impl_->db);
+    transaction.commit();
+    return inserted;
+  } catch (const std::exception& e) {
+    impl_->rollups = {};
+    impl_->insert.tryReset();
+    throw impl_->error("saving " + std::to_string(batch.size()) + " executions", e);
+  }
+}
+
+std::optional<Execution> SqliteStore::get_execution(std::string_view id_or_prefix) {
+  std::string prefix(id_or_prefix);
+  std::transform(prefix.begin(), prefix.end(), prefix.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (prefix.empty()) return std::nullopt;
+  std::lock_guard lock(impl_->mutex);
+  try {
+    SQLite::Statement rows(impl_->db, std::string("SELECT ") + kRecordColumns +
+                                          ", events FROM executions WHERE id >= ? AND id < ? "
+                                          "ORDER BY id LIMIT 2");
+    rows.bind(1, prefix);
+    rows.bind(2, prefix + "\x7f");  // every id with this prefix sorts below it
+    if (!rows.executeStep()) return std::nullopt;
+    Execution first = impl_->read_record(rows, true);
+    if (first.id != prefix && rows.executeStep()) {
+      throw AmbiguousIdError("execution id prefix '" + prefix +
+                             "' matches more than one execution: give more characters");
+    }
+    return first;
+  } catch (const StorageError&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw impl_->error("reading execution " + prefix, e);
+  }
+}
+
+std::vector<Execution> SqliteStore::get_executions(const ExecutionQuery& query) {
+  std::lock_guard lock(impl_->mutex);
+  try {
+    Where where = row_filter(query, query.since.value_or(-1e300), query.until.value_or(1e300));
+    if (query.trace_id) where.text("trace_id = ?", *query.trace_id);
+    std::string sql = std::string("SELECT ") + kRecordColumns +
+                      (query.include_events ? ", events" : "") + " FROM executions" + where.sql() +
+                      " ORDER BY started_at DESC, id DESC LIMIT ? OFFSET ?";
+    SQLite::Statement rows(impl_->db, sql);
+    const int next = where.bind(rows);
+    rows.bind(next, std::max<std::int64_t>(query.limit, 0));
+    rows.bind(next + 1, std::max<std::int64_t>(query.offset, 0));
+    std::vector<Execution> result;
+    while (rows.executeStep()) result.push_back(impl_->read_record(rows, query.include_events));
+    return result;
+  } catch (const std::exception& e) {
+    throw impl_->error("listing executions", e);
+  }
+}
+
+std::int64_t SqliteStore::count_executions(const ExecutionFilter& filter) {
+  return get_summary_stats(filter).total_executions;
+}
+
+SummaryStats SqliteStore::get_summary_stats(const ExecutionFilter& filter) {
+  std::lock_guard lock(impl_->mutex);
+  try {
+    detail::StatsAccumulator stats;
+    const auto split = detail::split_time_range(filter.since, filter.until);
+    if (split.has_buckets) {
+      impl_->for_each_rollup_cell(
+          "bucket", bucket_filter(filter, split),
+          [&](const SQLite::Column&, ExecutionStatus status, const detail::Totals& totals) {
+            stats.merge(status, totals);
+          });
+    }
+    for (const auto& range : row_ranges(split)) {
+      impl_->for_each_summary(row_filter(filter, range.from, range.to),
+                              [&](const detail::ExecutionSummary& s) { stats.add(s); });
+    }
+    return stats.to_stats();
+  } catch (const std::exception& e) {
+    throw impl_->error("computing summary stats", e);
+  }
+}
+
+std::vector<CostGroup> SqliteStore::get_cost_breakdown(CostGrouping grouping,
+                                                       const ExecutionFilter& filter) {
+  std::lock_guard lock(impl_->mutex);
+  try {
+    const auto split = detail::split_time_range(filter.since, filter.until);
+    std::vector<CostGroup> groups;
+    if (grouping == CostGrouping::model) {
+      std::unordered_map<std::string, detail::LlmTotals> by_model;
+      if (split.has_buckets) {
+        const Where where = bucket_filter(filter, split);
+        SQLite::Statement rows(impl_->db,
+                               "SELECT model, sum(calls), sum(prompt_tokens), "
+                               "sum(completion_tokens), sum(cached_tokens), "
+                               "sum(reasoning_tokens), sum(unpriced_calls), sum(cost_nanos) "
+                               "FROM llm_rollups" +
+                                   where.sql() + " GROUP BY model");
+        where.bind(rows);
+        while (rows.executeStep()) {
+          detail::LlmTotals t;
+          t.calls = rows.getColumn(1).getInt64();
+          t.prompt_tokens = rows.getColumn(2).getInt64();
+          t.completion_tokens = rows.getColumn(3).getInt64();
+          t.cached_tokens = rows.getColumn(4).getInt64();
+          t.reasoning_tokens = rows.getColumn(5).getInt64();
+          t.unpriced_calls = rows.getColumn(6).getInt64();
+          t.cost_nanos = rows.getColumn(7).getInt64();
+          by_model[rows.getColumn(0).getString()].merge(t);
+        }
+      }
+      for (const auto& range : row_ranges(split)) {
+        // Edges of the range: the calls are inside each row's events.
+        Where where = row_filter(filter, range.from, range.to);
+        where.add("llm_calls > 0");
+        SQLite::Statement rows(impl_->db, "SELECT events FROM executions" + where.sql());
+        where.bind(rows);
+        while (rows.executeStep()) {
+          for (const auto& event :
+               telemetry::detail::parse_events_json(text_of(rows.getColumn(0)))) {
+            if (const auto* call = std::get_if<telemetry::LlmCall>(&event.payload)) {
+              by_model[call->model].add(*call);
+            }
+          }
+        }
+      }
+      for (const auto& [model, totals] : by_model) {
+        groups.push_back(detail::to_cost_group(model, totals));
+      }
+    } else {
+      const bool by_day = grouping == CostGrouping::day;
+      std::unordered_map<std::string, detail::Totals> by_key;
+      if (split.has_buckets) {
+        impl_->for_each_rollup_cell(
+            by_day ? "bucket" : "agent_name", bucket_filter(filter, split),
+            [&](const SQLite::Column& key, ExecutionStatus, const detail::Totals& totals) {
+              const std::string name = by_day ? detail::utc_day(key.getInt64()) : key.getString();
+              by_key[name].merge(totals);
+            });
+      }
+      for (const auto& range : row_ranges(split)) {
+        const Where where = row_filter(filter, range.from, range.to);
+        SQLite::Statement rows(impl_->db, std::string("SELECT agent_name, ") + kSummaryColumns +
+                                              " FROM executions" + where.sql());
+        where.bind(rows);
+        while (rows.executeStep()) {
+          detail::ExecutionSummary s;
+          s.status = telemetry::parse_execution_status(text_of(rows.getColumn(1)));
+          if (!rows.getColumn(2).isNull()) s.duration = rows.getColumn(2).getDouble();
+          s.started_at = rows.getColumn(3).getDouble();
+          s.llm_calls = rows.getColumn(4).getInt64();
+          s.tool_calls = rows.getColumn(5).getInt64();
+          s.memory_operations = rows.getColumn(6).getInt64();
+          s.prompt_tokens = rows.getColumn(7).getInt64();
+          s.completion_tokens = rows.getColumn(8).getInt64();
+          s.cached_tokens = rows.getColumn(9).getInt64();
+          s.reasoning_tokens = rows.getColumn(10).getInt64();
+          s.unpriced_llm_calls = rows.getColumn(11).getInt64();
+          s.cost_nanos = rows.getColumn(12).getInt64();
+          const std::string name = by_day ? detail::utc_day(detail::bucket_of(s.started_at))
+                                          : rows.getColumn(0).getString();
+          by_key[name].add(s);
+        }
+      }
+      for (const auto& [key, totals] : by_key) groups.push_back(detail::to_cost_group(key, totals));
+    }
+    if (grouping == CostGrouping::day) {
+      std::sort(groups.begin(), groups.end(),
+                [](const CostGroup& a, const CostGroup& b) { return a.key < b.key; });
+    } else {
+      std::sort(groups.begin(), groups.end(), [](const CostGroup& a, const CostGroup& b) {
+        return a.cost_nanos != b.cost_nanos ? a.cost_nanos > b.cost_nanos : a.key < b.key;
+      });
+    }
+    return groups;
+  } catch (const std::exception& e) {
+    throw impl_->error("computing the cost breakdown", e);
+  }
+}
+
+std::size_t SqliteStore::delete_old_executions(double older_than) {
+  std::lock_guard lock(impl_->mutex);
+  try {
+    SQLite::Transaction transaction(impl_->db, SQLite::TransactionBehavior::IMMEDIATE);
+    SQLite::Statement remove(impl_->db, "DELETE FROM executions WHERE started_at < ?");
+    remove.bind(1, older_than);
+    const auto deleted = static_cast<std::size_t>(remove.exec());
+    // Whole buckets before the cut go; the bucket the cut falls in is rebuilt from its rows.
+    const auto cut_bucket = detail::bucket_of(older_than);
+    for (const char* table : {"execution_rollups", "llm_rollups"}) {
+      SQLite::Statement drop(impl_->db, std::string("DELETE FROM ") + table + " WHERE bucket <= ?");
+      drop.bind(1, cut_bucket);
+      drop.exec();
+    }
+    SQLite::Statement rows(impl_->db, std::string("SELECT ") + kRecordColumns +
+                                          ", events FROM executions WHERE started_at >= ? AND "
+                                          "started_at < ?");
+    rows.bind(1, static_cast<double>(cut_bucket));
+    rows.bind(2, static_cast<double>(cut_bucket + detail::kBucketSeconds));
+    while (rows.executeStep()) impl_->rollups.add(impl_->read_record(rows, true));
+    impl_->rollups.apply(impl_->db);
+    transaction.commit();
+    return deleted;
+  } catch (const std::exception& e) {
+    impl_->rollups = {};
+    throw impl_->error("deleting old executions", e);
+  }
+}
+
+void SqliteStore::clear_all() {
+  std::lock_guard lock(impl_->mutex);
+  try {
+    SQLite::Transaction transaction(impl_->db, SQLite::TransactionBehavior::IMMEDIATE);
+    impl_->db.exec(
+        "DELETE FROM executions; DELETE FROM execution_rollups; DELETE FROM llm_rollups");
+    transaction.commit();
+  } catch (const std::exception& e) {
+    throw impl_->error("clearing the store", e);
+  }
+}
+
+void SqliteStore::rebuild_rollups() {
+  std::lock_guard lock(impl_->mutex);
+  try {
+    SQLite::Transaction transaction(impl_->db, SQLite::TransactionBehavior::IMMEDIATE);
+    impl_->db.exec("DELETE FROM execution_rollups; DELETE FROM llm_rollups");
+    SQLite::Statement rows(impl_->db, std::string("SELECT ") + kRecordColumns +
+                                          ", events FROM executions ORDER BY started_at");
+    std::size_t pending = 0;
+    while (rows.executeStep()) {
+      impl_->rollups.add(impl_->read_record(rows, true));
+      if (++pending == 10000) {
+        impl_->rollups.apply(impl_->db);
+        pending = 0;
+      }
+    }
+    impl_->rollups.apply(impl_->db);
+    transaction.commit();
+  } catch (const std::exception& e) {
+    impl_->rollups = {};
+    throw impl_->error("rebuilding rollups", e);
+  }
+}
+
+}  // namespace kagura::storage

@@ -1,0 +1,338 @@
+#include "kagura/telemetry/collector.hpp"
+
+#include <chrono>
+#include <cmath>
+#include <mutex>
+#include <set>
+
+#include "kagura/pricing/price_table.hpp"
+#include "kagura/telemetry/ids.hpp"
+#include "kagura/telemetry/notice.hpp"
+#include "telemetry/global_switch.hpp"
+
+namespace kagura::telemetry {
+namespace detail {
+
+struct CollectorShared {
+  std::shared_ptr<ExecutionSink> sink;
+  std::shared_ptr<const pricing::PriceTable> prices;
+  std::atomic<std::uint64_t> late_events{0};
+  std::mutex unpriced_mutex;
+  std::set<std::string, std::less<>> unpriced_models;  // reported once each
+
+  LlmCall price_call(const LlmCallInfo& info) {
+    LlmCall call;
+    call.model = info.model;
+    call.provider = info.provider;
+    call.prompt_tokens = info.prompt_tokens;
+    call.completion_tokens = info.completion_tokens;
+    call.cached_tokens = info.cached_tokens;
+    call.cache_write_tokens = info.cache_write_tokens;
+    call.reasoning_tokens = info.reasoning_tokens;
+    call.duration = info.duration;
+    call.time_to_first_token = info.time_to_first_token;
+    call.finish_reason = info.finish_reason;
+    call.retries = info.retries;
+    if (info.cost_usd) {
+      call.cost_nanos = std::llround(*info.cost_usd * 1e9);
+      call.priced = true;
+      return call;
+    }
+    const auto result = prices->cost(info.model, {.prompt_tokens = info.prompt_tokens,
+                                                  .completion_tokens = info.completion_tokens,
+                                                  .cached_tokens = info.cached_tokens,
+                                                  .cache_write_tokens = info.cache_write_tokens});
+    call.cost_nanos = result.cost_nanos;
+    call.priced = result.priced;
+    if (!result.priced) report_unpriced(info.model);
+    return call;
+  }
+
+  void report_unpriced(std::string_view model) {
+    {
+      std::lock_guard lock(unpriced_mutex);
+      if (!unpriced_models.emplace(model).second) return;
+    }
+    notify("no price known for model '" + std::string(model) +
+           "'; its calls are recorded as unpriced (cost 0). Add the model to "
+           "~/.kagura/pricing.json to price them.");
+  }
+};
+
+// The execution being recorded, shared by the scope that owns it and by any thread that was
+// handed its context. The mutex is uncontended unless the user records from several threads.
+class ActiveExecution : public std::enable_shared_from_this<ActiveExecution> {
+ public:
+  ActiveExecution(std::shared_ptr<CollectorShared> shared, std::unique_ptr<Execution> record)
+      : shared_(std::move(shared)),
+        record_(std::move(record)),
+        started_(std::chrono::steady_clock::now()) {}
+
+  template <typename Fn>
+  void update(Fn&& fn) {
+    std::lock_guard lock(mutex_);
+    if (!record_) {
+      shared_->late_events.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    fn(*record_);
+  }
+
+  void finish() noexcept {
+    std::unique_ptr<Execution> done;
+    {
+      std::lock_guard lock(mutex_);
+      if (!record_) return;
+      done = std::move(record_);
+    }
+    const double elapsed =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+    done->duration = elapsed;
+    done->ended_at = done->started_at + elapsed;
+    if (done->status == ExecutionStatus::running) done->status = ExecutionStatus::completed;
+    shared_->sink->submit(std::move(done));
+  }
+
+  CollectorShared& shared() noexcept { return *shared_; }
+  const std::string& id() const noexcept { return id_; }
+  const std::string& trace_id() const noexcept { return trace_id_; }
+  void set_ids(std::string id, std::string trace_id) {
+    id_ = std::move(id);
+    trace_id_ = std::move(trace_id);
+  }
+
+ private:
+  std::shared_ptr<CollectorShared> shared_;
+  std::mutex mutex_;
+  std::unique_ptr<Execution> record_;
+  std::chrono::steady_clock::time_point started_;
+  std::string id_;
+  std::string trace_id_;
+};
+
+}  // namespace detail
+
+namespace {
+
+thread_local detail::ActiveExecution* t_current = nullptr;
+
+bool is_builtin_metric(std::string_view name) {
+  static constexpr std::string_view kBuiltin[] = {
+      "llm_calls",          "tool_calls",   "memory_operations", "prompt_tokens",
+      "completion_tokens",  "total_tokens", "cached_tokens",     "reasoning_tokens",
+      "unpriced_llm_calls", "total_cost"};
+  for (auto builtin : kBuiltin) {
+    if (name == builtin) return true;
+  }
+  return false;
+}
+
+bool is_builtin_event(std::string_view type) {
+  return type == "llm_call" || type == "tool_call" || type == "memory_operation";
+}
+
+void record_llm(detail::ActiveExecution& active, const LlmCallInfo& info) {
+  LlmCall call = active.shared().price_call(info);
+  const double now = unix_now();
+  active.update([&](Execution& e) {
+    e.metrics.add(call);
+    e.events.push_back(Event{now, std::move(call)});
+  });
+}
+
+void record_tool(detail::ActiveExecution& active, ToolCallInfo info) {
+  const double now = unix_now();
+  active.update([&](Execution& e) {
+    ++e.metrics.tool_calls;
+    e.events.push_back(Event{now, ToolCall{std::move(info.tool_name), std::move(info.kwargs),
+                                           info.duration, info.success, std::move(info.error)}});
+  });
+}
+
+void record_memory(detail::ActiveExecution& active, MemoryOperationInfo info) {
+  const double now = unix_now();
+  active.update([&](Execution& e) {
+    ++e.metrics.memory_operations;
+    e.events.push_back(
+        Event{now, MemoryOperation{std::move(info.operation), std::move(info.memory_type),
+                                   info.duration, info.items, std::move(info.details)}});
+  });
+}
+
+void record_custom(detail::ActiveExecution& active, std::string type, nlohmann::json data) {
+  if (is_builtin_event(type) || type.empty()) {
+    notify("custom event type '" + type +
+           "' refused: use record_llm_call, record_tool_call or record_memory_operation for "
+           "built-in event types, and a non-empty name otherwise");
+    return;
+  }
+  const double now = unix_now();
+  active.update([&](Execution& e) {
+    e.events.push_back(Event{now, CustomEvent{std::move(type), std::move(data)}});
+  });
+}
+
+void record_metric_into(detail::ActiveExecution& active, std::string name, nlohmann::json value) {
+  if (is_builtin_metric(name)) {
+    notify("metric name '" + name +
+           "' is computed by Kagura and cannot be recorded by hand; choose another name");
+    return;
+  }
+  active.update([&](Execution& e) { e.metrics.custom[std::move(name)] = std::move(value); });
+}
+
+void add_tag_into(detail::ActiveExecution& active, std::string key, std::string value) {
+  active.update([&](Execution& e) { e.tags[std::move(key)] = std::move(value); });
+}
+
+}  // namespace
+
+std::string ExecutionContext::id() const {
+  return active_ ? active_->id() : std::string();
+}
+std::string ExecutionContext::trace_id() const {
+  return active_ ? active_->trace_id() : std::string();
+}
+
+ContextGuard::ContextGuard(ExecutionContext context) noexcept
+    : context_(std::move(context)), previous_(t_current) {
+  if (context_.active_) t_current = context_.active_.get();
+}
+
+ContextGuard::~ContextGuard() {
+  if (context_.active_) t_current = previous_;
+}
+
+ExecutionScope::ExecutionScope(std::shared_ptr<detail::ActiveExecution> active)
+    : active_(std::move(active)),
+      previous_(t_current),
+      uncaught_at_start_(std::uncaught_exceptions()) {
+  t_current = active_.get();
+}
+
+ExecutionScope::ExecutionScope(ExecutionScope&& other) noexcept
+    : active_(std::move(other.active_)),
+      previous_(other.previous_),
+      uncaught_at_start_(other.uncaught_at_start_) {}
+
+ExecutionScope::~ExecutionScope() {
+  if (!active_) return;
+  if (std::uncaught_exceptions() > uncaught_at_start_) {
+    active_->update([](Execution& e) {
+      if (e.status != ExecutionStatus::failed) {
+        e.status = ExecutionStatus::failed;
+        e.error = "an exception left the execution scope";
+      }
+    });
+  }
+  finish();
+}
+
+std::string ExecutionScope::id() const {
+  return active_ ? active_->id() : std::string();
+}
+std::string ExecutionScope::trace_id() const {
+  return active_ ? active_->trace_id() : std::string();
+}
+
+void ExecutionScope::record_llm_call(const LlmCallInfo& call) {
+  if (active_) record_llm(*active_, call);
+}
+void ExecutionScope::record_tool_call(ToolCallInfo call) {
+  if (active_) record_tool(*active_, std::move(call));
+}
+void ExecutionScope::record_memory_operation(MemoryOperationInfo operation) {
+  if (active_) record_memory(*active_, std::move(operation));
+}
+void ExecutionScope::record_event(std::string type, nlohmann::json data) {
+  if (active_) record_custom(*active_, std::move(type), std::move(data));
+}
+void ExecutionScope::record_metric(std::string name, nlohmann::json value) {
+  if (active_) record_metric_into(*active_, std::move(name), std::move(value));
+}
+void ExecutionScope::add_tag(std::string key, std::string value) {
+  if (active_) add_tag_into(*active_, std::move(key), std::move(value));
+}
+
+void ExecutionScope::fail(std::string message, std::string error_type) {
+  if (!active_) return;
+  active_->update([&](Execution& e) {
+    e.status = ExecutionStatus::failed;
+    e.error = std::move(message);
+    e.error_type = std::move(error_type);
+  });
+}
+
+void ExecutionScope::fail(const std::exception& error) {
+  fail(error.what(), "std::exception");
+}
+
+void ExecutionScope::finish() noexcept {
+  if (!active_) return;
+  if (t_current == active_.get()) t_current = previous_;
+  active_->finish();
+  active_.reset();
+}
+
+Collector::Collector(std::shared_ptr<ExecutionSink> sink,
+                     std::shared_ptr<const pricing::PriceTable> prices)
+    : shared_(std::make_shared<detail::CollectorShared>()) {
+  shared_->sink = std::move(sink);
+  shared_->prices = std::move(prices);
+}
+
+Collector::~Collector() = default;
+
+const pricing::PriceTable& Collector::prices() const noexcept {
+  return *shared_->prices;
+}
+
+std::uint64_t Collector::late_events() const noexcept {
+  return shared_->late_events.load(std::memory_order_relaxed);
+}
+
+ExecutionScope Collector::track_execution(std::string agent_name, nlohmann::json kwargs) {
+  if (!enabled() || !detail::g_telemetry_enabled.load(std::memory_order_relaxed)) return {};
+  auto record = std::make_unique<Execution>();
+  record->id = new_execution_id();
+  record->started_at = unix_now();
+  if (t_current != nullptr) {
+    record->parent_id = t_current->id();
+    record->trace_id = t_current->trace_id();
+  } else {
+    record->trace_id = record->id;
+  }
+  record->agent_name = std::move(agent_name);
+  record->kwargs = kwargs.is_null() ? nlohmann::json::object() : std::move(kwargs);
+  std::string id = record->id;
+  std::string trace_id = record->trace_id;
+  auto active = std::make_shared<detail::ActiveExecution>(shared_, std::move(record));
+  active->set_ids(std::move(id), std::move(trace_id));
+  return ExecutionScope(std::move(active));
+}
+
+ExecutionContext Collector::current() noexcept {
+  if (t_current == nullptr) return {};
+  return ExecutionContext(t_current->shared_from_this());
+}
+
+void Collector::record_llm_call(const LlmCallInfo& call) {
+  if (t_current != nullptr) record_llm(*t_current, call);
+}
+void Collector::record_tool_call(ToolCallInfo call) {
+  if (t_current != nullptr) record_tool(*t_current, std::move(call));
+}
+void Collector::record_memory_operation(MemoryOperationInfo operation) {
+  if (t_current != nullptr) record_memory(*t_current, std::move(operation));
+}
+void Collector::record_event(std::string type, nlohmann::json data) {
+  if (t_current != nullptr) record_custom(*t_current, std::move(type), std::move(data));
+}
+void Collector::record_metric(std::string name, nlohmann::json value) {
+  if (t_current != nullptr) record_metric_into(*t_current, std::move(name), std::move(value));
+}
+void Collector::add_tag(std::string key, std::string value) {
+  if (t_current != nullptr) add_tag_into(*t_current, std::move(key), std::move(value));
+}
+
+}  // namespace kagura::telemetry

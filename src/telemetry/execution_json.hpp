@@ -1,0 +1,34 @@
+#pragma once
+
+// Serialisation of records to JSON text on the writer thread. It streams through RapidJSON's
+// SAX writer instead of building an nlohmann DOM first: building the DOM for the events of one
+// execution costs more than the SQLite insert it feeds, and the writer thread has a budget of
+// a few microseconds per execution.
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "kagura/telemetry/execution.hpp"
+
+namespace kagura::telemetry::detail {
+
+// Each function replaces the content of `out`.
+void write_events_json(const std::vector<Event>& events, std::string& out);
+void write_value_json(const nlohmann::json& value, std::string& out);
+void write_metrics_json(const Metrics& metrics, std::string& out);
+void write_tags_json(const std::map<std::string, std::string, std::less<>>& tags, std::string& out);
+void write_execution_json(const Execution& execution, std::string& out);
+
+// Inverse of the writers; throw std::invalid_argument naming the malformed field.
+std::vector<Event> parse_events_json(std::string_view text);
+Metrics parse_metrics_json(std::string_view text);
+std::map<std::string, std::string, std::less<>> parse_tags_json(std::string_view text);
+Event event_from_json(const nlohmann::json& json);
+Metrics metrics_from_json(const nlohmann::json& json);
+
+// Replaces malformed UTF-8 sequences with U+FFFD so that every string we store is valid JSON.
+bool is_valid_utf8(std::string_view text) noexcept;
+std::string sanitize_utf8(std::string_view text);
+
+}  // namespace kagura::telemetry::detail

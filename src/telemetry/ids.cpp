@@ -1,0 +1,55 @@
+#include "kagura/telemetry/ids.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <random>
+#include <thread>
+
+namespace kagura::telemetry {
+namespace {
+
+// splitmix64: a tiny, well-mixed generator; ids need uniqueness, not secrecy.
+std::uint64_t next_random() noexcept {
+  thread_local std::uint64_t state = [] {
+    std::random_device device;
+    std::uint64_t seed = (std::uint64_t{device()} << 32) ^ device();
+    seed ^= static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+    seed ^= std::hash<std::thread::id>{}(std::this_thread::get_id()) * 0x9E3779B97F4A7C15ULL;
+    return seed;
+  }();
+  std::uint64_t z = (state += 0x9E3779B97F4A7C15ULL);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  return z ^ (z >> 31);
+}
+
+void append_hex(std::string& out, std::uint64_t value, int digits) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (int shift = (digits - 1) * 4; shift >= 0; shift -= 4) {
+    out.push_back(kHex[(value >> shift) & 0xF]);
+  }
+}
+
+}  // namespace
+
+double unix_now() noexcept {
+  using namespace std::chrono;
+  return duration<double>(system_clock::now().time_since_epoch()).count();
+}
+
+std::string new_execution_id() {
+  using namespace std::chrono;
+  const auto now_ns = duration_cast<nanoseconds>(system_clock::now().time_since_epoch()).count();
+  const auto unix_ms = static_cast<std::uint64_t>(now_ns / 1'000'000);
+  // RFC 9562 method 3: the 12-bit rand_a carries the fraction of the millisecond.
+  const auto sub_ms = static_cast<std::uint64_t>((now_ns % 1'000'000) * 4096 / 1'000'000);
+  const std::uint64_t high = (unix_ms << 16) | (0x7ULL << 12) | sub_ms;
+  const std::uint64_t low = (next_random() & 0x3FFFFFFFFFFFFFFFULL) | 0x8000000000000000ULL;
+  std::string id;
+  id.reserve(32);
+  append_hex(id, high, 16);
+  append_hex(id, low, 16);
+  return id;
+}
+
+}  // namespace kagura::telemetry

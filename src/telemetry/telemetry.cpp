@@ -1,0 +1,119 @@
+#include "kagura/telemetry/telemetry.hpp"
+
+#include <atomic>
+#include <mutex>
+
+#include "kagura/config/paths.hpp"
+#include "kagura/config/telemetry_config.hpp"
+#include "kagura/pipeline/exit_flush.hpp"
+#include "kagura/pricing/price_table.hpp"
+#include "kagura/storage/factory.hpp"
+#include "kagura/telemetry/notice.hpp"
+#include "telemetry/global_switch.hpp"
+
+namespace kagura::telemetry {
+namespace {
+
+class DiscardingSink final : public ExecutionSink {
+ public:
+  void submit(std::unique_ptr<Execution>) noexcept override {}
+};
+
+std::shared_ptr<const pricing::PriceTable> default_prices() {
+  try {
+    return std::make_shared<const pricing::PriceTable>(
+        pricing::load_price_table(config::kagura_home()));
+  } catch (const std::exception& e) {
+    notify(std::string(e.what()) + "; using the shipped prices only");
+    return std::make_shared<const pricing::PriceTable>(pricing::PriceTable::builtin());
+  }
+}
+
+std::atomic<std::shared_ptr<Telemetry>> g_global;
+std::mutex g_global_init;
+
+}  // namespace
+
+namespace detail {
+std::atomic<bool> g_telemetry_enabled{true};
+}
+
+Telemetry::Telemetry(std::shared_ptr<storage::StorageAdapter> store, TelemetryOptions options)
+    : store_(std::move(store)) {
+  if (!store_) throw std::invalid_argument("Telemetry needs a store");
+  writer_ = std::make_shared<pipeline::AsyncWriter>(store_, options.pipeline);
+  auto prices = options.prices ? options.prices : default_prices();
+  collector_ = std::make_unique<Collector>(writer_, std::move(prices));
+  if (options.flush_on_signals) pipeline::install_signal_flush();
+}
+
+std::shared_ptr<Telemetry> Telemetry::disabled() {
+  std::shared_ptr<Telemetry> telemetry(new Telemetry());
+  telemetry->collector_ = std::make_unique<Collector>(
+      std::make_shared<DiscardingSink>(),
+      std::make_shared<const pricing::PriceTable>(pricing::PriceTable::builtin()));
+  telemetry->collector_->set_enabled(false);
+  return telemetry;
+}
+
+std::shared_ptr<Telemetry> Telemetry::from_config(const config::TelemetryConfig& config) {
+  if (!config.enabled) return disabled();
+  TelemetryOptions options;
+  options.pipeline = config.pipeline;
+  return std::make_shared<Telemetry>(
+      storage::create_storage_adapter(config.backend, config.connection), options);
+}
+
+Telemetry::~Telemetry() {
+  shutdown();
+}
+
+bool Telemetry::flush(std::chrono::milliseconds timeout) {
+  return writer_ ? writer_->flush(timeout) : true;
+}
+
+pipeline::PipelineStats Telemetry::stats() const {
+  return writer_ ? writer_->stats() : pipeline::PipelineStats{};
+}
+
+void Telemetry::shutdown(std::chrono::milliseconds timeout) {
+  if (writer_) writer_->shutdown(timeout);
+}
+
+std::shared_ptr<Telemetry> get_global_telemetry() {
+  if (auto existing = g_global.load(std::memory_order_acquire)) return existing;
+  std::lock_guard lock(g_global_init);
+  if (auto existing = g_global.load(std::memory_order_acquire)) return existing;
+  std::shared_ptr<Telemetry> created;
+  try {
+    const auto home = config::kagura_home();
+    const auto config = config::load_telemetry_config(config::process_environment(), home);
+    if (config.enabled && !std::filesystem::exists(home)) {
+      std::filesystem::create_directories(home);
+      notify("initialised " + home.string() + " on first use: telemetry is recorded to " +
+             (config.connection.empty() ? (home / "telemetry.db").string() : config.connection) +
+             ". Run 'kagura init' to choose another backend.");
+    }
+    created = Telemetry::from_config(config);
+  } catch (const std::exception& e) {
+    notify(std::string("telemetry is off for this process: ") + e.what());
+    created = Telemetry::disabled();
+  }
+  g_global.store(created, std::memory_order_release);
+  return created;
+}
+
+void set_global_telemetry(std::shared_ptr<Telemetry> telemetry) {
+  std::lock_guard lock(g_global_init);
+  g_global.store(std::move(telemetry), std::memory_order_release);
+}
+
+void set_telemetry_enabled(bool enabled) noexcept {
+  detail::g_telemetry_enabled.store(enabled, std::memory_order_relaxed);
+}
+
+bool telemetry_enabled() noexcept {
+  return detail::g_telemetry_enabled.load(std::memory_order_relaxed);
+}
+
+}  // namespace kagura::telemetry
