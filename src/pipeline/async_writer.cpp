@@ -1,5 +1,7 @@
 #include "kagura/pipeline/async_writer.hpp"
 
+#include <pthread.h>
+
 #include <stdexcept>
 #include <vector>
 
@@ -55,9 +57,9 @@ void AsyncWriter::note_drop_locked(std::uint64_t count) {
   }
 }
 
-void AsyncWriter::submit(std::unique_ptr<telemetry::Execution> execution) noexcept {
+void AsyncWriter::submit(std::shared_ptr<const telemetry::Execution> execution) noexcept {
   if (!execution) return;
-  std::unique_ptr<telemetry::Execution> evicted;  // destroyed outside the lock
+  std::shared_ptr<const telemetry::Execution> evicted;  // destroyed outside the lock
   std::unique_lock lock(mutex_);
   if (stopped_ || stopping_) {
     note_drop_locked(1);
@@ -97,7 +99,9 @@ void AsyncWriter::submit(std::unique_ptr<telemetry::Execution> execution) noexce
 }
 
 void AsyncWriter::run() {
-  std::deque<std::unique_ptr<telemetry::Execution>> batch;
+  // Named so that top, perf and gdb show which thread is Kagura's.
+  pthread_setname_np(pthread_self(), "kagura-writer");
+  std::deque<std::shared_ptr<const telemetry::Execution>> batch;
   std::unique_lock lock(mutex_);
   for (;;) {
     if (queue_.size() < options_.max_batch && !flush_requested_ && !stopping_) {
@@ -127,7 +131,7 @@ void AsyncWriter::run() {
   progress_.notify_all();
 }
 
-void AsyncWriter::write_batch(std::deque<std::unique_ptr<telemetry::Execution>>& batch) {
+void AsyncWriter::write_batch(std::deque<std::shared_ptr<const telemetry::Execution>>& batch) {
   std::vector<const telemetry::Execution*> rows;
   rows.reserve(batch.size());
   for (const auto& execution : batch) rows.push_back(execution.get());

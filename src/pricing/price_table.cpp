@@ -383,12 +383,7 @@ const ModelPrice* PriceTable::find(std::string_view model, std::string* matched_
   return nullptr;
 }
 
-CostResult PriceTable::cost(std::string_view model, const TokenUsage& usage) const {
-  CostResult result;
-  const ModelPrice* price = find(model, &result.matched_model);
-  if (price == nullptr) return result;
-  result.priced = true;
-
+NanoUsd ModelPrice::cost_of(const TokenUsage& usage) const noexcept {
   // Negative counts can only come from a confused caller; they must not earn a refund.
   const auto count = [](std::int64_t tokens) { return Wide{std::max<std::int64_t>(tokens, 0)}; };
   const Wide cached = count(usage.cached_tokens);
@@ -402,17 +397,25 @@ CostResult PriceTable::cost(std::string_view model, const TokenUsage& usage) con
     overflow |= __builtin_mul_overflow(tokens, Wide{per_token}, &term);
     overflow |= __builtin_add_overflow(picos, term, &picos);
   };
-  add(uncached, price->prompt);
-  add(cached, price->cached_prompt.value_or(price->prompt));
-  add(written, price->cache_write.value_or(price->prompt));
-  add(count(usage.completion_tokens), price->completion);
+  add(uncached, prompt);
+  add(cached, cached_prompt.value_or(prompt));
+  add(written, cache_write.value_or(prompt));
+  add(count(usage.completion_tokens), completion);
 
   // Saturating keeps absurd token counts visibly absurd (about $9.2 billion) instead of wrapping
   // to a plausible-looking number; a telemetry library must not throw into its host here.
   constexpr Wide kMaxNanos = std::numeric_limits<NanoUsd>::max();
   overflow |= __builtin_add_overflow(picos, Wide{500}, &picos);  // half-up, as picos >= 0
   const Wide nanos = overflow ? kMaxNanos : std::min(picos / 1000, kMaxNanos);
-  result.cost_nanos = static_cast<NanoUsd>(nanos);
+  return static_cast<NanoUsd>(nanos);
+}
+
+CostResult PriceTable::cost(std::string_view model, const TokenUsage& usage) const {
+  CostResult result;
+  const ModelPrice* price = find(model, &result.matched_model);
+  if (price == nullptr) return result;
+  result.priced = true;
+  result.cost_nanos = price->cost_of(usage);
   return result;
 }
 

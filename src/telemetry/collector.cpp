@@ -13,7 +13,15 @@
 namespace kagura::telemetry {
 namespace detail {
 
+std::uint64_t next_generation() {
+  static std::atomic<std::uint64_t> counter{0};
+  return ++counter;
+}
+
 struct CollectorShared {
+  // Tells collectors apart in thread-local caches even when one is freed and another takes
+  // its address.
+  const std::uint64_t generation = next_generation();
   std::shared_ptr<ExecutionSink> sink;
   std::shared_ptr<const pricing::PriceTable> prices;
   std::atomic<std::uint64_t> late_events{0};
@@ -38,14 +46,33 @@ struct CollectorShared {
       call.priced = true;
       return call;
     }
-    const auto result = prices->cost(info.model, {.prompt_tokens = info.prompt_tokens,
-                                                  .completion_tokens = info.completion_tokens,
-                                                  .cached_tokens = info.cached_tokens,
-                                                  .cache_write_tokens = info.cache_write_tokens});
-    call.cost_nanos = result.cost_nanos;
-    call.priced = result.priced;
-    if (!result.priced) report_unpriced(info.model);
+    const pricing::ModelPrice* price = find_price(info.model);
+    call.priced = price != nullptr;
+    if (price != nullptr) {
+      call.cost_nanos = price->cost_of({.prompt_tokens = info.prompt_tokens,
+                                        .completion_tokens = info.completion_tokens,
+                                        .cached_tokens = info.cached_tokens,
+                                        .cache_write_tokens = info.cache_write_tokens});
+    }
+    if (price == nullptr) report_unpriced(info.model);
     return call;
+  }
+
+  // Name matching in the price table normalises the name and tries several spellings; an agent
+  // uses the same model call after call, so each thread remembers its last answer.
+  const pricing::ModelPrice* find_price(const std::string& model) {
+    struct LastLookup {
+      std::uint64_t collector = 0;
+      std::string model;
+      const pricing::ModelPrice* price = nullptr;
+    };
+    thread_local LastLookup last;
+    if (last.collector != generation || last.model != model) {
+      last.collector = generation;
+      last.model = model;
+      last.price = prices->find(model);
+    }
+    return last.price;
   }
 
   void report_unpriced(std::string_view model) {
@@ -60,54 +87,53 @@ struct CollectorShared {
 };
 
 // The execution being recorded, shared by the scope that owns it and by any thread that was
-// handed its context. The mutex is uncontended unless the user records from several threads.
+// handed its context. The record lives inside this object, so starting an execution costs one
+// allocation, and the sink receives an aliasing pointer to it instead of a copy. The mutex is
+// uncontended unless the user records from several threads.
 class ActiveExecution : public std::enable_shared_from_this<ActiveExecution> {
  public:
-  ActiveExecution(std::shared_ptr<CollectorShared> shared, std::unique_ptr<Execution> record)
-      : shared_(std::move(shared)),
-        record_(std::move(record)),
-        started_(std::chrono::steady_clock::now()) {}
+  explicit ActiveExecution(std::shared_ptr<CollectorShared> shared)
+      : shared_(std::move(shared)), started_(std::chrono::steady_clock::now()) {
+    record_.events.reserve(4);
+  }
 
   template <typename Fn>
   void update(Fn&& fn) {
     std::lock_guard lock(mutex_);
-    if (!record_) {
+    if (finished_) {
       shared_->late_events.fetch_add(1, std::memory_order_relaxed);
       return;
     }
-    fn(*record_);
+    fn(record_);
   }
 
   void finish() noexcept {
-    std::unique_ptr<Execution> done;
     {
       std::lock_guard lock(mutex_);
-      if (!record_) return;
-      done = std::move(record_);
+      if (finished_) return;
+      finished_ = true;
+      const double elapsed =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+      record_.duration = elapsed;
+      record_.ended_at = record_.started_at + elapsed;
+      if (record_.status == ExecutionStatus::running) record_.status = ExecutionStatus::completed;
     }
-    const double elapsed =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
-    done->duration = elapsed;
-    done->ended_at = done->started_at + elapsed;
-    if (done->status == ExecutionStatus::running) done->status = ExecutionStatus::completed;
-    shared_->sink->submit(std::move(done));
+    // From here on nothing writes the record (update() refuses), so readers need no lock.
+    shared_->sink->submit(std::shared_ptr<const Execution>(shared_from_this(), &record_));
   }
 
   CollectorShared& shared() noexcept { return *shared_; }
-  const std::string& id() const noexcept { return id_; }
-  const std::string& trace_id() const noexcept { return trace_id_; }
-  void set_ids(std::string id, std::string trace_id) {
-    id_ = std::move(id);
-    trace_id_ = std::move(trace_id);
-  }
+  // Set before the execution is shared and never changed, so they are read without the lock.
+  Execution& record_before_start() noexcept { return record_; }
+  const std::string& id() const noexcept { return record_.id; }
+  const std::string& trace_id() const noexcept { return record_.trace_id; }
 
  private:
   std::shared_ptr<CollectorShared> shared_;
   std::mutex mutex_;
-  std::unique_ptr<Execution> record_;
+  bool finished_ = false;
+  Execution record_;
   std::chrono::steady_clock::time_point started_;
-  std::string id_;
-  std::string trace_id_;
 };
 
 }  // namespace detail
@@ -293,21 +319,18 @@ std::uint64_t Collector::late_events() const noexcept {
 
 ExecutionScope Collector::track_execution(std::string agent_name, nlohmann::json kwargs) {
   if (!enabled() || !detail::g_telemetry_enabled.load(std::memory_order_relaxed)) return {};
-  auto record = std::make_unique<Execution>();
-  record->id = new_execution_id();
-  record->started_at = unix_now();
+  auto active = std::make_shared<detail::ActiveExecution>(shared_);
+  Execution& record = active->record_before_start();
+  record.id = new_execution_id();
+  record.started_at = unix_now();
   if (t_current != nullptr) {
-    record->parent_id = t_current->id();
-    record->trace_id = t_current->trace_id();
+    record.parent_id = t_current->id();
+    record.trace_id = t_current->trace_id();
   } else {
-    record->trace_id = record->id;
+    record.trace_id = record.id;
   }
-  record->agent_name = std::move(agent_name);
-  record->kwargs = kwargs.is_null() ? nlohmann::json::object() : std::move(kwargs);
-  std::string id = record->id;
-  std::string trace_id = record->trace_id;
-  auto active = std::make_shared<detail::ActiveExecution>(shared_, std::move(record));
-  active->set_ids(std::move(id), std::move(trace_id));
+  record.agent_name = std::move(agent_name);
+  if (!kwargs.is_null()) record.kwargs = std::move(kwargs);
   return ExecutionScope(std::move(active));
 }
 

@@ -16,7 +16,7 @@ namespace {
 
 class DiscardingSink final : public ExecutionSink {
  public:
-  void submit(std::unique_ptr<Execution>) noexcept override {}
+  void submit(std::shared_ptr<const Execution>) noexcept override {}
 };
 
 std::shared_ptr<const pricing::PriceTable> default_prices() {

@@ -62,7 +62,7 @@ class AsyncWriter final : public telemetry::ExecutionSink {
   AsyncWriter(const AsyncWriter&) = delete;
   AsyncWriter& operator=(const AsyncWriter&) = delete;
 
-  void submit(std::unique_ptr<telemetry::Execution> execution) noexcept override;
+  void submit(std::shared_ptr<const telemetry::Execution> execution) noexcept override;
 
   // Waits until everything submitted before the call has been written (or has failed).
   // Returns false if `timeout` passed first.
@@ -76,7 +76,7 @@ class AsyncWriter final : public telemetry::ExecutionSink {
 
  private:
   void run();
-  void write_batch(std::deque<std::unique_ptr<telemetry::Execution>>& batch);
+  void write_batch(std::deque<std::shared_ptr<const telemetry::Execution>>& batch);
   void note_drop_locked(std::uint64_t count);
 
   std::shared_ptr<storage::StorageAdapter> store_;
@@ -85,7 +85,7 @@ class AsyncWriter final : public telemetry::ExecutionSink {
   mutable std::mutex mutex_;
   std::condition_variable wake_writer_;
   std::condition_variable progress_;  // room on the queue, or a batch done
-  std::deque<std::unique_ptr<telemetry::Execution>> queue_;
+  std::deque<std::shared_ptr<const telemetry::Execution>> queue_;
   bool writer_waiting_ = false;
   bool flush_requested_ = false;
   bool stopping_ = false;

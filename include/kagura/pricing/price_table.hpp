@@ -21,6 +21,13 @@ namespace kagura::pricing {
 using PicoUsd = std::int64_t;
 using NanoUsd = std::int64_t;
 
+struct TokenUsage {
+  std::int64_t prompt_tokens = 0;       // all prompt tokens, cached ones included
+  std::int64_t completion_tokens = 0;   // all completion tokens, reasoning ones included
+  std::int64_t cached_tokens = 0;       // of prompt_tokens, read from the provider's cache
+  std::int64_t cache_write_tokens = 0;  // of prompt_tokens, written to the provider's cache
+};
+
 struct ModelPrice {
   std::string provider;                  // "openai", "anthropic", ... ; informational
   PicoUsd prompt = 0;                    // per prompt (input) token
@@ -30,13 +37,9 @@ struct ModelPrice {
 
   // Converts a price quoted in US dollars per million tokens (e.g. 0.15) exactly.
   static PicoUsd per_million(double usd_per_million_tokens);
-};
 
-struct TokenUsage {
-  std::int64_t prompt_tokens = 0;       // all prompt tokens, cached ones included
-  std::int64_t completion_tokens = 0;   // all completion tokens, reasoning ones included
-  std::int64_t cached_tokens = 0;       // of prompt_tokens, read from the provider's cache
-  std::int64_t cache_write_tokens = 0;  // of prompt_tokens, written to the provider's cache
+  // The cost of one call at this price, rounded half-up to whole nano-dollars.
+  NanoUsd cost_of(const TokenUsage& usage) const noexcept;
 };
 
 struct CostResult {

@@ -1,0 +1,291 @@
+// Ingest and query speed of the SQLite store on a large database, in one run:
+//
+//   1. baseline: a plain loop of prepared-statement inserts of the same rows (JSON columns
+//      serialised beforehand) into the same table and indexes, 1,000 rows per transaction;
+//   2. Kagura: the same executions submitted by an agent thread to the AsyncWriter (overflow
+//      policy block, so the figure is the sustained rate), serialised, inserted and rolled up
+//      on the writer thread;
+//   3. queries on the resulting database: latest 100, summary stats, cost by model/agent/day.
+//
+// Executions are spread over 30 days in start order, as they arrive from running agents.
+//
+//   store_bench [executions=1000000] [repetitions=3] [directory=/tmp/kagura_store_bench]
+
+#include <SQLiteCpp/Database.h>
+#include <SQLiteCpp/Statement.h>
+#include <SQLiteCpp/Transaction.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <functional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "bench_util.hpp"
+#include "kagura/pipeline/async_writer.hpp"
+#include "kagura/pricing/price_table.hpp"
+#include "kagura/storage/sqlite_store.hpp"
+#include "kagura/telemetry/ids.hpp"
+#include "telemetry/execution_json.hpp"
+
+namespace {
+
+using kagura::telemetry::Execution;
+namespace fs = std::filesystem;
+
+constexpr double kSpanSeconds = 30 * 86400.0;
+constexpr std::size_t kTemplates = 1024;
+
+std::vector<Execution> make_templates() {
+  const auto prices = kagura::pricing::PriceTable::builtin();
+  const char* agents[] = {"translator", "researcher", "summarizer", "planner", "coder"};
+  const char* models[] = {"gpt-4o-mini", "claude-sonnet-4-5", "gemini-2.5-flash"};
+  std::mt19937 random(42);
+  std::uniform_int_distribution<int> tokens(50, 2000);
+  std::lognormal_distribution<double> seconds(0.0, 0.6);
+  std::vector<Execution> templates;
+  for (std::size_t i = 0; i < kTemplates; ++i) {
+    Execution e;
+    e.agent_name = agents[i % 5];
+    e.kwargs = {{"query", "question number " + std::to_string(i)}, {"lang", "en"}};
+    kagura::telemetry::LlmCall call;
+    call.model = models[(i / 5) % 3];
+    call.provider = "openai";
+    call.prompt_tokens = tokens(random);
+    call.completion_tokens = tokens(random) / 4;
+    call.duration = seconds(random);
+    call.finish_reason = "stop";
+    const auto cost = prices.cost(call.model, {.prompt_tokens = call.prompt_tokens,
+                                               .completion_tokens = call.completion_tokens});
+    call.cost_nanos = cost.cost_nanos;
+    e.metrics.add(call);
+    e.events.push_back({0.0, call});
+    e.events.push_back(
+        {0.0, kagura::telemetry::ToolCall{"web_search", {{"q", "kagura"}}, 0.05, true, ""}});
+    e.events.push_back(
+        {0.0, kagura::telemetry::MemoryOperation{"add", "conversation", 0.0001, 1, nullptr}});
+    e.metrics.tool_calls = 1;
+    e.metrics.memory_operations = 1;
+    e.duration = call.duration + 0.06;
+    if (i % 20 == 7) {
+      e.status = kagura::telemetry::ExecutionStatus::failed;
+      e.error = "upstream timeout";
+    } else {
+      e.status = kagura::telemetry::ExecutionStatus::completed;
+    }
+    templates.push_back(std::move(e));
+  }
+  return templates;
+}
+
+void stamp(Execution& e, std::size_t i, std::size_t n, double t0) {
+  e.id = kagura::telemetry::new_execution_id();
+  e.trace_id = e.id;
+  e.started_at = t0 + kSpanSeconds * static_cast<double>(i) / static_cast<double>(n);
+  e.ended_at = e.started_at + *e.duration;
+  for (auto& event : e.events) event.timestamp = e.started_at;
+}
+
+void remove_db(const fs::path& path) {
+  for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(path.string() + suffix);
+}
+
+// A plain insert loop: prepared statement, bound columns, 1,000 rows per transaction.
+double plain_insert_loop(const fs::path& path, const std::vector<Execution>& templates,
+                         std::size_t n, double t0) {
+  remove_db(path);
+  { kagura::storage::SqliteStore create_schema(path.string()); }
+  SQLite::Database db(path.string(), SQLite::OPEN_READWRITE);
+  db.exec("PRAGMA journal_mode = WAL");
+  db.exec("PRAGMA synchronous = NORMAL");
+  db.exec("PRAGMA cache_size = -16384");
+  struct Row {
+    std::string kwargs, events;
+  };
+  std::vector<Row> rows(templates.size());
+  for (std::size_t i = 0; i < templates.size(); ++i) {
+    kagura::telemetry::detail::write_value_json(templates[i].kwargs, rows[i].kwargs);
+    kagura::telemetry::detail::write_events_json(templates[i].events, rows[i].events);
+  }
+  SQLite::Statement insert(
+      db,
+      "INSERT INTO executions (id, trace_id, parent_id, agent_name, started_at, ended_at, "
+      "duration, status, error, error_type, model, llm_calls, tool_calls, memory_operations, "
+      "prompt_tokens, completion_tokens, cached_tokens, reasoning_tokens, unpriced_llm_calls, "
+      "cost_nanos, kwargs, events, custom_metrics, tags) VALUES (?, ?, NULL, ?, ?, ?, ?, ?, ?, "
+      "NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL)");
+  const auto start = std::chrono::steady_clock::now();
+  std::size_t i = 0;
+  while (i < n) {
+    SQLite::Transaction transaction(db);
+    for (std::size_t k = 0; k < 1000 && i < n; ++k, ++i) {
+      const auto& t = templates[i % templates.size()];
+      const auto& row = rows[i % templates.size()];
+      const std::string id = kagura::telemetry::new_execution_id();
+      const double started = t0 + kSpanSeconds * static_cast<double>(i) / static_cast<double>(n);
+      insert.bind(1, id);
+      insert.bind(2, id);
+      insert.bind(3, t.agent_name);
+      insert.bind(4, started);
+      insert.bind(5, started + *t.duration);
+      insert.bind(6, *t.duration);
+      insert.bind(7, std::string(kagura::telemetry::to_string(t.status)));
+      if (t.error.empty()) {
+        insert.bind(8);
+      } else {
+        insert.bind(8, t.error);
+      }
+      insert.bind(9, std::string(t.primary_model()));
+      insert.bind(10, t.metrics.llm_calls);
+      insert.bind(11, t.metrics.tool_calls);
+      insert.bind(12, t.metrics.memory_operations);
+      insert.bind(13, t.metrics.prompt_tokens);
+      insert.bind(14, t.metrics.completion_tokens);
+      insert.bind(15, t.metrics.cached_tokens);
+      insert.bind(16, t.metrics.reasoning_tokens);
+      insert.bind(17, t.metrics.unpriced_llm_calls);
+      insert.bind(18, t.metrics.cost_nanos);
+      insert.bindNoCopy(19, row.kwargs);
+      insert.bindNoCopy(20, row.events);
+      insert.exec();
+      insert.reset();
+    }
+    transaction.commit();
+  }
+  return static_cast<double>(n) / kagura::bench::seconds_since(start);
+}
+
+struct IngestResult {
+  double rate;
+  double peak_mib;
+  kagura::pipeline::PipelineStats stats;
+};
+
+IngestResult pipeline_ingest(const fs::path& path, const std::vector<Execution>& templates,
+                             std::size_t n, double t0) {
+  remove_db(path);
+  kagura::bench::reset_peak_rss();
+  auto store = std::make_shared<kagura::storage::SqliteStore>(path.string());
+  kagura::pipeline::AsyncWriterOptions options;
+  options.overflow = kagura::pipeline::OverflowPolicy::block;
+  kagura::pipeline::AsyncWriter writer(store, options);
+  const auto start = std::chrono::steady_clock::now();
+  for (std::size_t i = 0; i < n; ++i) {
+    auto e = std::make_shared<Execution>(templates[i % templates.size()]);
+    stamp(*e, i, n, t0);
+    writer.submit(std::move(e));
+  }
+  writer.flush(std::chrono::hours(1));
+  const double rate = static_cast<double>(n) / kagura::bench::seconds_since(start);
+  return {rate, kagura::bench::peak_rss_mib(), writer.stats()};
+}
+
+double time_query_ms(int repetitions, const std::function<void()>& query) {
+  query();  // warm the page cache and statement paths
+  std::vector<double> times;
+  for (int r = 0; r < repetitions; ++r) {
+    const auto start = std::chrono::steady_clock::now();
+    query();
+    times.push_back(kagura::bench::seconds_since(start) * 1e3);
+  }
+  return kagura::bench::median(times);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::size_t n = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 1'000'000;
+  const int repetitions = argc > 2 ? std::atoi(argv[2]) : 3;
+  const fs::path dir = argc > 3 ? argv[3] : "/tmp/kagura_store_bench";
+  fs::create_directories(dir);
+  const auto templates = make_templates();
+  const double t0 = kagura::telemetry::unix_now() - kSpanSeconds;
+
+  std::vector<double> plain_rates, kagura_rates, peaks;
+  kagura::pipeline::PipelineStats last_stats;
+  for (int r = 0; r < repetitions; ++r) {
+    plain_rates.push_back(plain_insert_loop(dir / "plain.db", templates, n, t0));
+    const auto result = pipeline_ingest(dir / "kagura.db", templates, n, t0);
+    kagura_rates.push_back(result.rate);
+    peaks.push_back(result.peak_mib);
+    last_stats = result.stats;
+    std::printf("  repetition %d: plain %.0f/s, kagura %.0f/s, peak %.1f MiB\n", r + 1,
+                plain_rates.back(), kagura_rates.back(), peaks.back());
+  }
+  const double plain = kagura::bench::median(plain_rates);
+  const double ours = kagura::bench::median(kagura_rates);
+  std::printf("ingest of %zu executions (1 LLM + 1 tool + 1 memory event each), medians of %d\n", n,
+              repetitions);
+  std::printf("  plain insert loop   %9.0f executions/s\n", plain);
+  std::printf(
+      "  kagura pipeline     %9.0f executions/s (target >= 150000)  ratio %.2f of plain "
+      "(target >= 0.50)\n",
+      ours, ours / plain);
+  std::printf("  peak RSS while ingesting %.1f MiB (target <= 100)\n",
+              kagura::bench::median(peaks));
+  std::printf("  pipeline: written %llu dropped %llu failed %llu batches %llu\n",
+              static_cast<unsigned long long>(last_stats.written),
+              static_cast<unsigned long long>(last_stats.dropped),
+              static_cast<unsigned long long>(last_stats.failed),
+              static_cast<unsigned long long>(last_stats.batches));
+
+  kagura::storage::SqliteStore store((dir / "kagura.db").string());
+  const int query_reps = 15;
+  using namespace kagura::storage;
+  std::printf("queries on %zu executions (medians of %d)\n", n, query_reps);
+  auto report = [](const char* name, double ms, double target) {
+    std::printf("  %-34s %9.3f ms (target <= %.0f ms)\n", name, ms, target);
+  };
+  report("latest 100 (list, no events)",
+         time_query_ms(query_reps,
+                       [&] {
+                         ExecutionQuery q;
+                         q.include_events = false;
+                         store.get_executions(q);
+                       }),
+         5);
+  report("latest 100 (with events)",
+         time_query_ms(query_reps,
+                       [&] {
+                         ExecutionQuery q;
+                         store.get_executions(q);
+                       }),
+         5);
+  report("summary stats (all)", time_query_ms(query_reps, [&] { store.get_summary_stats({}); }),
+         100);
+  report("summary stats (--since 24h)",
+         time_query_ms(query_reps,
+                       [&] {
+                         ExecutionFilter f;
+                         f.since = kagura::telemetry::unix_now() - 86400;
+                         store.get_summary_stats(f);
+                       }),
+         100);
+  report("summary stats (--agent researcher)",
+         time_query_ms(query_reps,
+                       [&] {
+                         ExecutionFilter f;
+                         f.agent_name = "researcher";
+                         store.get_summary_stats(f);
+                       }),
+         100);
+  report("cost by model (all)",
+         time_query_ms(query_reps, [&] { store.get_cost_breakdown(CostGrouping::model, {}); }),
+         100);
+  report("cost by model (--since 7d)",
+         time_query_ms(query_reps,
+                       [&] {
+                         ExecutionFilter f;
+                         f.since = kagura::telemetry::unix_now() - 7 * 86400;
+                         store.get_cost_breakdown(CostGrouping::model, f);
+                       }),
+         100);
+  report("cost by agent (all)",
+         time_query_ms(query_reps, [&] { store.get_cost_breakdown(CostGrouping::agent, {}); }),
+         100);
+  report("cost by day (all)",
+         time_query_ms(query_reps, [&] { store.get_cost_breakdown(CostGrouping::day, {}); }), 100);
+  return 0;
+}
