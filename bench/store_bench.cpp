@@ -106,8 +106,11 @@ double plain_insert_loop(const fs::path& path, const std::vector<Execution>& tem
   };
   std::vector<Row> rows(templates.size());
   for (std::size_t i = 0; i < templates.size(); ++i) {
-    kagura::telemetry::detail::write_value_json(templates[i].kwargs, rows[i].kwargs);
-    kagura::telemetry::detail::write_events_json(templates[i].events, rows[i].events);
+    // Same size as the stamped rows of the pipeline run: real timestamps in the events.
+    Execution stamped = templates[i];
+    stamp(stamped, i, n, t0);
+    kagura::telemetry::detail::write_value_json(stamped.kwargs, rows[i].kwargs);
+    kagura::telemetry::detail::write_events_storage(stamped.events, rows[i].events);
   }
   SQLite::Statement insert(
       db,

@@ -54,8 +54,21 @@ void DurationSketch::add(double seconds, std::uint64_t count) {
   if (seconds < kMinBucketed) {
     zero_count_ += count;
   } else {
-    buckets_[bucket_of(seconds)] += count;
+    add_to_bucket(bucket_of(seconds), count);
   }
+}
+
+void DurationSketch::add_to_bucket(std::int32_t index, std::uint64_t count) {
+  if (buckets_.empty()) {
+    first_bucket_ = index;
+    buckets_.assign(1, 0);
+  } else if (index < first_bucket_) {
+    buckets_.insert(buckets_.begin(), static_cast<std::size_t>(first_bucket_ - index), 0);
+    first_bucket_ = index;
+  } else if (static_cast<std::size_t>(index - first_bucket_) >= buckets_.size()) {
+    buckets_.resize(static_cast<std::size_t>(index - first_bucket_) + 1, 0);
+  }
+  buckets_[static_cast<std::size_t>(index - first_bucket_)] += count;
 }
 
 void DurationSketch::merge(const DurationSketch& other) {
@@ -69,7 +82,12 @@ void DurationSketch::merge(const DurationSketch& other) {
   }
   count_ += other.count_;
   zero_count_ += other.zero_count_;
-  for (const auto& [index, n] : other.buckets_) buckets_[index] += n;
+  if (other.buckets_.empty()) return;
+  // Grow once to cover both ranges, then add element-wise.
+  add_to_bucket(other.first_bucket_, 0);
+  add_to_bucket(other.first_bucket_ + static_cast<std::int32_t>(other.buckets_.size()) - 1, 0);
+  const auto shift = static_cast<std::size_t>(other.first_bucket_ - first_bucket_);
+  for (std::size_t i = 0; i < other.buckets_.size(); ++i) buckets_[shift + i] += other.buckets_[i];
 }
 
 double DurationSketch::quantile(double q) const {
@@ -80,25 +98,30 @@ double DurationSketch::quantile(double q) const {
   const double rank = q * static_cast<double>(count_ - 1);
   double seen = static_cast<double>(zero_count_);
   if (seen > rank) return min_;
-  for (const auto& [index, n] : buckets_) {
-    seen += static_cast<double>(n);
-    if (seen > rank) return std::clamp(representative(index), min_, max_);
+  for (std::size_t i = 0; i < buckets_.size(); ++i) {
+    seen += static_cast<double>(buckets_[i]);
+    if (seen > rank) {
+      return std::clamp(representative(first_bucket_ + static_cast<std::int32_t>(i)), min_, max_);
+    }
   }
   return max_;
 }
 
 std::string DurationSketch::encode() const {
   std::string out;
-  out.reserve(1 + 8 * 3 + 8 + buckets_.size() * 12);
+  const auto used = static_cast<std::uint32_t>(
+      std::count_if(buckets_.begin(), buckets_.end(), [](std::uint64_t n) { return n != 0; }));
+  out.reserve(1 + 8 * 4 + 4 + used * 12);
   put<std::uint8_t>(out, kFormatVersion);
   put<std::uint64_t>(out, count_);
   put<std::uint64_t>(out, zero_count_);
   put<double>(out, min_);
   put<double>(out, max_);
-  put<std::uint32_t>(out, static_cast<std::uint32_t>(buckets_.size()));
-  for (const auto& [index, n] : buckets_) {
-    put<std::int32_t>(out, index);
-    put<std::uint64_t>(out, n);
+  put<std::uint32_t>(out, used);
+  for (std::size_t i = 0; i < buckets_.size(); ++i) {
+    if (buckets_[i] == 0) continue;
+    put<std::int32_t>(out, first_bucket_ + static_cast<std::int32_t>(i));
+    put<std::uint64_t>(out, buckets_[i]);
   }
   return out;
 }
@@ -116,7 +139,9 @@ DurationSketch DurationSketch::decode(std::string_view blob) {
   const auto buckets = take<std::uint32_t>(blob);
   for (std::uint32_t i = 0; i < buckets; ++i) {
     const auto index = take<std::int32_t>(blob);
-    sketch.buckets_.emplace_hint(sketch.buckets_.end(), index, take<std::uint64_t>(blob));
+    const auto n = take<std::uint64_t>(blob);
+    if (index < -100000 || index > 100000) throw std::invalid_argument("corrupt duration sketch");
+    sketch.add_to_bucket(index, n);
   }
   return sketch;
 }

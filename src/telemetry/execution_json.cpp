@@ -213,6 +213,58 @@ void put_tags(Writer& w, const std::map<std::string, std::string, std::less<>>& 
   w.EndObject();
 }
 
+void put_event_storage(Writer& w, const Event& event) {
+  w.StartArray();
+  std::visit(
+      [&](const auto& payload) {
+        using T = std::decay_t<decltype(payload)>;
+        if constexpr (std::is_same_v<T, LlmCall>) {
+          w.String("l", 1);
+          put_double(w, event.timestamp);
+          put_string(w, payload.model);
+          put_string(w, payload.provider);
+          w.Int64(payload.prompt_tokens);
+          w.Int64(payload.completion_tokens);
+          w.Int64(payload.cached_tokens);
+          w.Int64(payload.cache_write_tokens);
+          w.Int64(payload.reasoning_tokens);
+          put_double(w, payload.duration);
+          if (payload.time_to_first_token) {
+            put_double(w, *payload.time_to_first_token);
+          } else {
+            w.Null();
+          }
+          put_string(w, payload.finish_reason);
+          w.Int(payload.retries);
+          w.Int64(payload.cost_nanos);
+          w.Bool(payload.priced);
+        } else if constexpr (std::is_same_v<T, ToolCall>) {
+          w.String("t", 1);
+          put_double(w, event.timestamp);
+          put_string(w, payload.tool_name);
+          put_value(w, payload.kwargs);
+          put_double(w, payload.duration);
+          w.Bool(payload.success);
+          put_string(w, payload.error);
+        } else if constexpr (std::is_same_v<T, MemoryOperation>) {
+          w.String("m", 1);
+          put_double(w, event.timestamp);
+          put_string(w, payload.operation);
+          put_string(w, payload.memory_type);
+          put_double(w, payload.duration);
+          w.Int64(payload.items);
+          put_value(w, payload.details);
+        } else {
+          w.String("c", 1);
+          put_double(w, event.timestamp);
+          put_string(w, payload.type);
+          put_value(w, payload.data);
+        }
+      },
+      event.payload);
+  w.EndArray();
+}
+
 template <typename Fn>
 void write_with(std::string& out, Fn&& fn) {
   thread_local Buffer buffer;
@@ -387,6 +439,71 @@ void write_execution_json(const Execution& e, std::string& out) {
     put_tags(w, e.tags);
     w.EndObject();
   });
+}
+
+void write_events_storage(const std::vector<Event>& events, std::string& out) {
+  write_with(out, [&](Writer& w) {
+    w.StartArray();
+    for (const auto& event : events) put_event_storage(w, event);
+    w.EndArray();
+  });
+}
+
+std::vector<Event> parse_events_storage(std::string_view text) {
+  const auto json = nlohmann::json::parse(text);
+  if (!json.is_array()) malformed("stored events are not an array");
+  std::vector<Event> events;
+  events.reserve(json.size());
+  const auto number = [](const nlohmann::json& value) {
+    return value.is_number() ? value.get<double>() : 0.0;
+  };
+  const auto integer = [](const nlohmann::json& value) -> std::int64_t {
+    return value.is_number() ? value.get<std::int64_t>() : 0;
+  };
+  const auto text_of = [](const nlohmann::json& value) {
+    return value.is_string() ? value.get<std::string>() : std::string();
+  };
+  for (const auto& item : json) {
+    if (!item.is_array() || item.size() < 2 || !item[0].is_string()) {
+      malformed("a stored event is not an array starting with its kind");
+    }
+    const std::string kind = item[0].get<std::string>();
+    const std::size_t expected = kind == "l" ? 15 : kind == "c" ? 4 : 7;
+    if (item.size() != expected || (kind != "l" && kind != "t" && kind != "m" && kind != "c")) {
+      malformed("a stored event of kind '" + kind + "' has " + std::to_string(item.size()) +
+                " fields");
+    }
+    Event event;
+    event.timestamp = number(item[1]);
+    if (kind == "l") {
+      LlmCall call;
+      call.model = text_of(item[2]);
+      call.provider = text_of(item[3]);
+      call.prompt_tokens = integer(item[4]);
+      call.completion_tokens = integer(item[5]);
+      call.cached_tokens = integer(item[6]);
+      call.cache_write_tokens = integer(item[7]);
+      call.reasoning_tokens = integer(item[8]);
+      call.duration = number(item[9]);
+      if (item[10].is_number()) call.time_to_first_token = item[10].get<double>();
+      call.finish_reason = text_of(item[11]);
+      call.retries = static_cast<int>(integer(item[12]));
+      call.cost_nanos = integer(item[13]);
+      call.priced = item[14].is_boolean() ? item[14].get<bool>() : true;
+      event.payload = std::move(call);
+    } else if (kind == "t") {
+      event.payload = ToolCall{text_of(item[2]), item[3], number(item[4]),
+                               item[5].is_boolean() ? item[5].get<bool>() : true,
+                               text_of(item[6])};
+    } else if (kind == "m") {
+      event.payload = MemoryOperation{text_of(item[2]), text_of(item[3]), number(item[4]),
+                                      integer(item[5]), item[6]};
+    } else {
+      event.payload = CustomEvent{text_of(item[2]), item[3]};
+    }
+    events.push_back(std::move(event));
+  }
+  return events;
 }
 
 Event event_from_json(const nlohmann::json& json) {

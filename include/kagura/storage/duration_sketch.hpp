@@ -6,7 +6,7 @@
 // a few thousand small merges instead of a sort of every row.
 
 #include <cstdint>
-#include <map>
+#include <vector>
 #include <string>
 #include <string_view>
 
@@ -32,7 +32,12 @@ class DurationSketch {
   static DurationSketch decode(std::string_view blob);
 
  private:
-  std::map<std::int32_t, std::uint64_t> buckets_;
+  void add_to_bucket(std::int32_t index, std::uint64_t count);
+
+  // Dense counts: buckets_[i] counts bucket first_bucket_ + i. Durations of one workload span a
+  // few hundred buckets, and a dense array makes add and merge a few instructions each.
+  std::vector<std::uint64_t> buckets_;
+  std::int32_t first_bucket_ = 0;
   std::uint64_t zero_count_ = 0;  // durations too small to bucket (below 1 ns)
   std::uint64_t count_ = 0;
   double min_ = 0.0;

