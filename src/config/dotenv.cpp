@@ -108,8 +108,10 @@ DotenvValues parse_dotenv(std::string_view text, std::string_view source) {
                  std::string(rest) + "'");
       }
     } else {
-      if (const auto comment = raw.find(" #"); comment != std::string_view::npos) {
-        raw = trim(raw.substr(0, comment));
+      // Searched before trimming, so that "KEY= # note" is an empty value and not "# note".
+      const std::string_view after_equals = line.substr(equals + 1);
+      if (const auto comment = after_equals.find(" #"); comment != std::string_view::npos) {
+        raw = trim(after_equals.substr(0, comment));
       }
       value = std::string(raw);
     }

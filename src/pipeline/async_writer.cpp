@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 
+#include <algorithm>
 #include <stdexcept>
 #include <vector>
 
@@ -9,6 +10,16 @@
 #include "kagura/telemetry/notice.hpp"
 
 namespace kagura::pipeline {
+namespace {
+
+// How many queued executions make the writer start a batch without waiting for its timer: a
+// full batch, or a full queue when the queue is smaller than a batch (otherwise a full queue
+// would wait for the timer, and a blocked submitter with it).
+std::size_t batch_ready_size(const AsyncWriterOptions& options) noexcept {
+  return std::min(options.max_batch, options.queue_capacity);
+}
+
+}  // namespace
 
 std::string_view to_string(OverflowPolicy policy) noexcept {
   switch (policy) {
@@ -91,8 +102,8 @@ void AsyncWriter::submit(std::shared_ptr<const telemetry::Execution> execution) 
   ++submitted_seq_;
   ++stats_.queued;
   // Waking the writer costs a system call, so the agent's thread only does it when a full
-  // batch is waiting; otherwise the writer's timer picks the queue up.
-  if (writer_waiting_ && queue_.size() >= options_.max_batch) {
+  // batch (or a full queue) is waiting; otherwise the writer's timer picks the queue up.
+  if (writer_waiting_ && queue_.size() >= batch_ready_size(options_)) {
     writer_waiting_ = false;
     wake_writer_.notify_one();
   }
@@ -104,10 +115,10 @@ void AsyncWriter::run() {
   std::deque<std::shared_ptr<const telemetry::Execution>> batch;
   std::unique_lock lock(mutex_);
   for (;;) {
-    if (queue_.size() < options_.max_batch && !flush_requested_ && !stopping_) {
+    if (queue_.size() < batch_ready_size(options_) && !flush_requested_ && !stopping_) {
       writer_waiting_ = true;
       wake_writer_.wait_for(lock, options_.flush_interval, [&] {
-        return stopping_ || flush_requested_ || queue_.size() >= options_.max_batch;
+        return stopping_ || flush_requested_ || queue_.size() >= batch_ready_size(options_);
       });
       writer_waiting_ = false;
     }

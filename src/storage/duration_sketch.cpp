@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <stdexcept>
 
 namespace kagura::storage {
@@ -137,11 +138,22 @@ DurationSketch DurationSketch::decode(std::string_view blob) {
   sketch.min_ = take<double>(blob);
   sketch.max_ = take<double>(blob);
   const auto buckets = take<std::uint32_t>(blob);
+  std::uint64_t bucketed = 0;
   for (std::uint32_t i = 0; i < buckets; ++i) {
     const auto index = take<std::int32_t>(blob);
     const auto n = take<std::uint64_t>(blob);
     if (index < -100000 || index > 100000) throw std::invalid_argument("corrupt duration sketch");
+    if (n > std::numeric_limits<std::uint64_t>::max() - bucketed) {
+      throw std::invalid_argument("corrupt duration sketch");
+    }
+    bucketed += n;
     sketch.add_to_bucket(index, n);
+  }
+  // Leftover bytes, or counts that do not add up, mean a damaged blob: quantile() trusts that
+  // count_ is the zero count plus the buckets, and min_ <= max_.
+  if (!blob.empty() || sketch.zero_count_ > sketch.count_ ||
+      sketch.count_ - sketch.zero_count_ != bucketed || !(sketch.min_ <= sketch.max_)) {
+    throw std::invalid_argument("corrupt duration sketch");
   }
   return sketch;
 }

@@ -18,11 +18,14 @@ std::uint64_t next_generation() {
   return ++counter;
 }
 
-struct CollectorShared {
+// What an execution needs from its collector for as long as anything refers to it. It holds no
+// sink: a finished execution waits in the sink's queue, and if it kept the sink alive through
+// here, a writer the program has let go of would own itself, and would end up destroyed by its
+// own thread (which cannot join itself) instead of flushing where the program released it.
+struct CollectorCore {
   // Tells collectors apart in thread-local caches even when one is freed and another takes
   // its address.
   const std::uint64_t generation = next_generation();
-  std::shared_ptr<ExecutionSink> sink;
   std::shared_ptr<const pricing::PriceTable> prices;
   std::atomic<std::uint64_t> late_events{0};
   std::mutex unpriced_mutex;
@@ -86,14 +89,19 @@ struct CollectorShared {
   }
 };
 
+struct CollectorShared {
+  std::shared_ptr<ExecutionSink> sink;
+  std::shared_ptr<CollectorCore> core;
+};
+
 // The execution being recorded, shared by the scope that owns it and by any thread that was
 // handed its context. The record lives inside this object, so starting an execution costs one
 // allocation, and the sink receives an aliasing pointer to it instead of a copy. The mutex is
 // uncontended unless the user records from several threads.
 class ActiveExecution : public std::enable_shared_from_this<ActiveExecution> {
  public:
-  explicit ActiveExecution(std::shared_ptr<CollectorShared> shared)
-      : shared_(std::move(shared)), started_(std::chrono::steady_clock::now()) {
+  ActiveExecution(std::shared_ptr<CollectorCore> core, std::shared_ptr<ExecutionSink> sink)
+      : core_(std::move(core)), sink_(std::move(sink)), started_(std::chrono::steady_clock::now()) {
     record_.events.reserve(4);
   }
 
@@ -101,13 +109,14 @@ class ActiveExecution : public std::enable_shared_from_this<ActiveExecution> {
   void update(Fn&& fn) {
     std::lock_guard lock(mutex_);
     if (finished_) {
-      shared_->late_events.fetch_add(1, std::memory_order_relaxed);
+      core_->late_events.fetch_add(1, std::memory_order_relaxed);
       return;
     }
     fn(record_);
   }
 
   void finish() noexcept {
+    std::shared_ptr<ExecutionSink> sink;  // released once submitted: see CollectorCore
     {
       std::lock_guard lock(mutex_);
       if (finished_) return;
@@ -117,19 +126,21 @@ class ActiveExecution : public std::enable_shared_from_this<ActiveExecution> {
       record_.duration = elapsed;
       record_.ended_at = record_.started_at + elapsed;
       if (record_.status == ExecutionStatus::running) record_.status = ExecutionStatus::completed;
+      sink = std::move(sink_);
     }
     // From here on nothing writes the record (update() refuses), so readers need no lock.
-    shared_->sink->submit(std::shared_ptr<const Execution>(shared_from_this(), &record_));
+    sink->submit(std::shared_ptr<const Execution>(shared_from_this(), &record_));
   }
 
-  CollectorShared& shared() noexcept { return *shared_; }
+  CollectorCore& core() noexcept { return *core_; }
   // Set before the execution is shared and never changed, so they are read without the lock.
   Execution& record_before_start() noexcept { return record_; }
   const std::string& id() const noexcept { return record_.id; }
   const std::string& trace_id() const noexcept { return record_.trace_id; }
 
  private:
-  std::shared_ptr<CollectorShared> shared_;
+  std::shared_ptr<CollectorCore> core_;
+  std::shared_ptr<ExecutionSink> sink_;  // until finish()
   std::mutex mutex_;
   bool finished_ = false;
   Execution record_;
@@ -158,7 +169,7 @@ bool is_builtin_event(std::string_view type) {
 }
 
 void record_llm(detail::ActiveExecution& active, const LlmCallInfo& info) {
-  LlmCall call = active.shared().price_call(info);
+  LlmCall call = active.core().price_call(info);
   const double now = unix_now();
   active.update([&](Execution& e) {
     e.metrics.add(call);
@@ -304,22 +315,23 @@ Collector::Collector(std::shared_ptr<ExecutionSink> sink,
                      std::shared_ptr<const pricing::PriceTable> prices)
     : shared_(std::make_shared<detail::CollectorShared>()) {
   shared_->sink = std::move(sink);
-  shared_->prices = std::move(prices);
+  shared_->core = std::make_shared<detail::CollectorCore>();
+  shared_->core->prices = std::move(prices);
 }
 
 Collector::~Collector() = default;
 
 const pricing::PriceTable& Collector::prices() const noexcept {
-  return *shared_->prices;
+  return *shared_->core->prices;
 }
 
 std::uint64_t Collector::late_events() const noexcept {
-  return shared_->late_events.load(std::memory_order_relaxed);
+  return shared_->core->late_events.load(std::memory_order_relaxed);
 }
 
 ExecutionScope Collector::track_execution(std::string agent_name, nlohmann::json kwargs) {
   if (!enabled() || !detail::g_telemetry_enabled.load(std::memory_order_relaxed)) return {};
-  auto active = std::make_shared<detail::ActiveExecution>(shared_);
+  auto active = std::make_shared<detail::ActiveExecution>(shared_->core, shared_->sink);
   Execution& record = active->record_before_start();
   record.id = new_execution_id();
   record.started_at = unix_now();

@@ -307,6 +307,28 @@ std::string string_field(const nlohmann::json& object, const char* name) {
   return it->get<std::string>();
 }
 
+// Like the other field readers: a wrong type must surface as the std::invalid_argument callers
+// are promised, not as nlohmann's type_error from json::value().
+bool bool_field(const nlohmann::json& object, const char* name, bool fallback) {
+  const auto it = object.find(name);
+  if (it == object.end() || it->is_null()) return fallback;
+  if (!it->is_boolean()) malformed(std::string("field '") + name + "' is not a boolean");
+  return it->get<bool>();
+}
+
+// A built-in metric's value: a number, or null for 0.
+double metric_number(const std::string& name, const nlohmann::json& value) {
+  if (value.is_null()) return 0.0;
+  if (!value.is_number()) malformed("metrics field '" + name + "' is not a number");
+  return value.get<double>();
+}
+
+std::int64_t metric_count(const std::string& name, const nlohmann::json& value) {
+  if (value.is_null()) return 0;
+  if (!value.is_number()) malformed("metrics field '" + name + "' is not a number");
+  return value.get<std::int64_t>();
+}
+
 NanoUsd usd_to_nanos(double usd) {
   return std::llround(usd * 1e9);
 }
@@ -514,6 +536,10 @@ Event event_from_json(const nlohmann::json& json) {
   const auto data_it = json.find("data");
   const nlohmann::json data =
       data_it == json.end() ? nlohmann::json::object() : nlohmann::json(*data_it);
+  const bool built_in = type == "llm_call" || type == "tool_call" || type == "memory_operation";
+  if (built_in && !data.is_object()) {
+    malformed("field 'data' of a " + type + " event is not an object");
+  }
   if (type == "llm_call") {
     LlmCall call;
     call.model = string_field(data, "model");
@@ -530,14 +556,14 @@ Event event_from_json(const nlohmann::json& json) {
     call.finish_reason = string_field(data, "finish_reason");
     call.retries = static_cast<int>(int_field(data, "retries"));
     call.cost_nanos = usd_to_nanos(double_field(data, "cost"));
-    call.priced = data.value("priced", true);
+    call.priced = bool_field(data, "priced", true);
     event.payload = std::move(call);
   } else if (type == "tool_call") {
     ToolCall call;
     call.tool_name = string_field(data, "tool_name");
     call.kwargs = data.value("kwargs", nlohmann::json::object());
     call.duration = double_field(data, "duration");
-    call.success = data.value("success", true);
+    call.success = bool_field(data, "success", true);
     call.error = string_field(data, "error");
     event.payload = std::move(call);
   } else if (type == "memory_operation") {
@@ -560,23 +586,23 @@ Metrics metrics_from_json(const nlohmann::json& json) {
   Metrics m;
   for (const auto& [name, value] : json.items()) {
     if (name == "llm_calls") {
-      m.llm_calls = value.get<std::int64_t>();
+      m.llm_calls = metric_count(name, value);
     } else if (name == "tool_calls") {
-      m.tool_calls = value.get<std::int64_t>();
+      m.tool_calls = metric_count(name, value);
     } else if (name == "memory_operations") {
-      m.memory_operations = value.get<std::int64_t>();
+      m.memory_operations = metric_count(name, value);
     } else if (name == "prompt_tokens") {
-      m.prompt_tokens = value.get<std::int64_t>();
+      m.prompt_tokens = metric_count(name, value);
     } else if (name == "completion_tokens") {
-      m.completion_tokens = value.get<std::int64_t>();
+      m.completion_tokens = metric_count(name, value);
     } else if (name == "cached_tokens") {
-      m.cached_tokens = value.get<std::int64_t>();
+      m.cached_tokens = metric_count(name, value);
     } else if (name == "reasoning_tokens") {
-      m.reasoning_tokens = value.get<std::int64_t>();
+      m.reasoning_tokens = metric_count(name, value);
     } else if (name == "unpriced_llm_calls") {
-      m.unpriced_llm_calls = value.get<std::int64_t>();
+      m.unpriced_llm_calls = metric_count(name, value);
     } else if (name == "total_cost") {
-      m.cost_nanos = usd_to_nanos(value.get<double>());
+      m.cost_nanos = usd_to_nanos(metric_number(name, value));
     } else if (name == "total_tokens") {
       // derived from prompt and completion tokens
     } else {

@@ -88,13 +88,16 @@ std::shared_ptr<Telemetry> get_global_telemetry() {
   try {
     const auto home = config::kagura_home();
     const auto config = config::load_telemetry_config(config::process_environment(), home);
-    if (config.enabled && !std::filesystem::exists(home)) {
-      std::filesystem::create_directories(home);
+    const bool first_use = config.enabled && !std::filesystem::exists(home);
+    if (first_use) std::filesystem::create_directories(home);
+    created = Telemetry::from_config(config);
+    // Announced only once the store is open: if opening it fails, telemetry is off and the
+    // notice below says so, instead of a claim that it is being recorded.
+    if (first_use) {
       notify("initialised " + home.string() + " on first use: telemetry is recorded to " +
              (config.connection.empty() ? (home / "telemetry.db").string() : config.connection) +
              ". Run 'kagura init' to choose another backend.");
     }
-    created = Telemetry::from_config(config);
   } catch (const std::exception& e) {
     notify(std::string("telemetry is off for this process: ") + e.what());
     created = Telemetry::disabled();

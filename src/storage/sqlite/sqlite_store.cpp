@@ -7,8 +7,10 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <mutex>
+#include <thread>
 #include <unordered_map>
 
 #include "storage/aggregate.hpp"
@@ -122,6 +124,23 @@ std::vector<detail::TimeSplit::Range> row_ranges(const detail::TimeSplit& split)
   return ranges;
 }
 
+// Switching a file to WAL takes an exclusive lock, and SQLite reports SQLITE_BUSY at once
+// instead of calling the busy handler while another connection holds the file, e.g. a second
+// process opening a new store at the same moment. Retry for as long as the busy timeout.
+void enable_wal(SQLite::Database& db) {
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(kBusyTimeoutMs);
+  for (;;) {
+    try {
+      db.exec("PRAGMA journal_mode = WAL");
+      return;
+    } catch (const SQLite::Exception& e) {
+      if (e.getErrorCode() != SQLITE_BUSY || std::chrono::steady_clock::now() >= deadline) throw;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
+
 std::string mask_location(const std::string& path) { return path; }
 
 // The stored string itself, so that it can be bound without a copy.
@@ -154,7 +173,7 @@ struct SqliteStore::Impl {
                           kBusyTimeoutMs);
       // Larger pages suit rows of about half a kilobyte; only takes effect on a new file.
       db.exec("PRAGMA page_size = 16384");
-      if (path != kMemory) db.exec("PRAGMA journal_mode = WAL");
+      if (path != kMemory) enable_wal(db);
       db.exec("PRAGMA synchronous = NORMAL");
       db.exec("PRAGMA temp_store = MEMORY");
       db.exec("PRAGMA cache_size = -16384");  // 16 MiB keeps the indexes hot while ingesting
@@ -262,9 +281,10 @@ struct SqliteStore::Impl {
     m.cost_nanos = row.getColumn(18).getInt64();
     e.kwargs = nlohmann::json::parse(text_of(row.getColumn(19)));
     if (const auto custom = text_of(row.getColumn(20)); !custom.empty()) {
-      for (auto& [name, value] : nlohmann::json::parse(custom).items()) {
-        m.custom.emplace(name, value);
-      }
+      // Named, not a temporary in the range-for: items() only refers to the parsed object,
+      // and a temporary would be destroyed before the loop body runs.
+      const auto metrics = nlohmann::json::parse(custom);
+      for (const auto& [name, value] : metrics.items()) m.custom.emplace(name, value);
     }
     if (const auto tags = text_of(row.getColumn(21)); !tags.empty()) {
       e.tags = telemetry::detail::parse_tags_json(tags);

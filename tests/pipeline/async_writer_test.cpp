@@ -1,0 +1,548 @@
+#include "kagura/pipeline/async_writer.hpp"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "kagura/pricing/price_table.hpp"
+#include "kagura/storage/sqlite_store.hpp"
+#include "kagura/telemetry/collector.hpp"
+#include "kagura/telemetry/ids.hpp"
+#include "support/test_support.hpp"
+
+namespace kagura::pipeline {
+namespace {
+
+using namespace std::chrono_literals;
+using kagura::test::NoticeCapture;
+using telemetry::Execution;
+
+// Long enough that the writer's timer never fires during a test: whatever gets written, gets
+// written because of a full batch, flush() or shutdown.
+constexpr auto kNever = std::chrono::hours(1);
+// A bound on waits that only time out when the code under test is broken.
+constexpr auto kGenerous = std::chrono::seconds(10);
+
+std::shared_ptr<Execution> make_execution(std::string agent = "agent",
+                                          std::string id = telemetry::new_execution_id()) {
+  auto e = std::make_shared<Execution>();
+  e->id = std::move(id);
+  e->trace_id = e->id;
+  e->agent_name = std::move(agent);
+  e->started_at = telemetry::unix_now();
+  e->duration = 0.01;
+  e->ended_at = e->started_at + 0.01;
+  e->status = telemetry::ExecutionStatus::completed;
+  return e;
+}
+
+// A store that keeps the ids it saved, in order, and the size of every batch. Subclasses make
+// save_executions() block or fail.
+class FakeStore : public storage::StorageAdapter {
+ public:
+  std::string backend_name() const override { return "fakebackend"; }
+  std::string location() const override { return "test://fake-location"; }
+
+  std::size_t save_executions(std::span<const Execution* const> batch) override {
+    {
+      std::lock_guard lock(mutex_);
+      ++attempts_;
+    }
+    before_save();
+    std::lock_guard lock(mutex_);
+    std::size_t inserted = 0;
+    for (const Execution* e : batch) {
+      if (ids_.insert(e->id).second) {
+        order_.push_back(e->id);
+        ++inserted;
+      }
+    }
+    batch_sizes_.push_back(batch.size());
+    return inserted;
+  }
+  std::optional<Execution> get_execution(std::string_view) override { return std::nullopt; }
+  std::vector<Execution> get_executions(const storage::ExecutionQuery&) override { return {}; }
+  std::int64_t count_executions(const storage::ExecutionFilter&) override {
+    std::lock_guard lock(mutex_);
+    return static_cast<std::int64_t>(order_.size());
+  }
+  storage::SummaryStats get_summary_stats(const storage::ExecutionFilter&) override { return {}; }
+  std::vector<storage::CostGroup> get_cost_breakdown(storage::CostGrouping,
+                                                     const storage::ExecutionFilter&) override {
+    return {};
+  }
+  std::size_t delete_old_executions(double) override { return 0; }
+  void clear_all() override {}
+
+  std::vector<std::string> saved_ids() const {
+    std::lock_guard lock(mutex_);
+    return order_;
+  }
+  std::vector<std::size_t> batch_sizes() const {
+    std::lock_guard lock(mutex_);
+    return batch_sizes_;
+  }
+  int attempts() const {
+    std::lock_guard lock(mutex_);
+    return attempts_;
+  }
+
+ protected:
+  virtual void before_save() {}
+
+ private:
+  mutable std::mutex mutex_;
+  int attempts_ = 0;
+  std::set<std::string> ids_;
+  std::vector<std::string> order_;
+  std::vector<std::size_t> batch_sizes_;
+};
+
+// Blocks every save until open() is called.
+class GateStore final : public FakeStore {
+ public:
+  ~GateStore() override { open(); }
+
+  void open() {
+    std::lock_guard lock(gate_mutex_);
+    open_ = true;
+    gate_.notify_all();
+  }
+  // Waits until `n` saves have reached the gate; false if that did not happen in time.
+  bool wait_entered(int n) {
+    std::unique_lock lock(gate_mutex_);
+    return gate_.wait_for(lock, kGenerous, [&] { return entered_ >= n; });
+  }
+
+ protected:
+  void before_save() override {
+    std::unique_lock lock(gate_mutex_);
+    ++entered_;
+    gate_.notify_all();
+    gate_.wait(lock, [&] { return open_; });
+  }
+
+ private:
+  std::mutex gate_mutex_;
+  std::condition_variable gate_;
+  int entered_ = 0;
+  bool open_ = false;
+};
+
+// Fails the first `failures` saves, then works.
+class FlakyStore final : public FakeStore {
+ public:
+  explicit FlakyStore(int failures) : failures_left_(failures) {}
+
+ protected:
+  void before_save() override {
+    std::lock_guard lock(mutex_);
+    if (failures_left_ > 0) {
+      --failures_left_;
+      throw storage::StorageError("database is locked");
+    }
+  }
+
+ private:
+  std::mutex mutex_;
+  int failures_left_;
+};
+
+class FailingStore final : public FakeStore {
+ protected:
+  void before_save() override { throw std::runtime_error("disk full"); }
+};
+
+AsyncWriterOptions quiet_options() {
+  AsyncWriterOptions options;
+  options.flush_interval = kNever;
+  options.retry_backoff = 1ms;
+  return options;
+}
+
+TEST(AsyncWriterTest, FlushWaitsUntilEverythingSubmittedIsWritten) {
+  auto store = std::make_shared<storage::SqliteStore>(storage::SqliteStore::kMemory);
+  AsyncWriter writer(store, quiet_options());
+  std::vector<std::string> ids;
+  for (int i = 0; i < 250; ++i) {
+    auto e = make_execution("agent-" + std::to_string(i % 3));
+    ids.push_back(e->id);
+    writer.submit(e);
+  }
+  ASSERT_TRUE(writer.flush(kGenerous));
+  EXPECT_EQ(store->count_executions({}), 250);
+  const auto first = store->get_execution(ids.front());
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(first->agent_name, "agent-0");
+
+  const PipelineStats stats = writer.stats();
+  EXPECT_EQ(stats.queued, 250U);
+  EXPECT_EQ(stats.written, 250U);
+  EXPECT_EQ(stats.pending, 0U);
+  EXPECT_EQ(stats.dropped, 0U);
+  EXPECT_EQ(stats.failed, 0U);
+  EXPECT_EQ(stats.duplicates, 0U);
+  EXPECT_GE(stats.batches, 1U);
+  EXPECT_TRUE(stats.last_error.empty());
+}
+
+TEST(AsyncWriterTest, FlushWithNothingPendingReturnsTrueAtOnce) {
+  auto store = std::make_shared<FakeStore>();
+  AsyncWriter writer(store, quiet_options());
+  EXPECT_TRUE(writer.flush(0ms));
+  writer.submit(nullptr);  // ignored
+  EXPECT_TRUE(writer.flush(0ms));
+  EXPECT_EQ(writer.stats().queued, 0U);
+}
+
+TEST(AsyncWriterTest, BatchesRespectMaxBatch) {
+  auto store = std::make_shared<GateStore>();
+  AsyncWriterOptions options = quiet_options();
+  options.max_batch = 3;
+  AsyncWriter writer(store, options);
+  writer.submit(make_execution());
+  writer.flush(0ms);  // wakes the writer without waiting for it
+  ASSERT_TRUE(store->wait_entered(1));
+  // Ten more queue up behind the blocked first batch.
+  for (int i = 0; i < 10; ++i) writer.submit(make_execution());
+  EXPECT_EQ(writer.stats().pending, 11U);
+  store->open();
+  ASSERT_TRUE(writer.flush(kGenerous));
+
+  EXPECT_EQ(store->batch_sizes(), (std::vector<std::size_t>{1, 3, 3, 3, 1}));
+  const PipelineStats stats = writer.stats();
+  EXPECT_EQ(stats.batches, 5U);
+  EXPECT_EQ(stats.written, 11U);
+  EXPECT_EQ(stats.pending, 0U);
+}
+
+TEST(AsyncWriterTest, ResubmittedIdsAreCountedAsDuplicates) {
+  auto store = std::make_shared<storage::SqliteStore>(storage::SqliteStore::kMemory);
+  AsyncWriter writer(store, quiet_options());
+  auto original = make_execution("dup");
+  writer.submit(original);
+  ASSERT_TRUE(writer.flush(kGenerous));
+
+  writer.submit(original);                             // the same record again
+  writer.submit(make_execution("dup", original->id));  // another record with its id
+  auto fresh = make_execution("fresh");
+  writer.submit(fresh);
+  writer.submit(fresh);  // twice in one batch
+  ASSERT_TRUE(writer.flush(kGenerous));
+
+  EXPECT_EQ(store->count_executions({}), 2);
+  const PipelineStats stats = writer.stats();
+  EXPECT_EQ(stats.queued, 5U);
+  EXPECT_EQ(stats.written, 2U);
+  EXPECT_EQ(stats.duplicates, 3U);
+  EXPECT_EQ(stats.failed, 0U);
+  EXPECT_EQ(stats.pending, 0U);
+}
+
+// Fills a capacity-2 queue behind a store that is blocked writing the first execution; returns
+// the ids submitted, in order.
+std::vector<std::string> overfill(AsyncWriter& writer, GateStore& store) {
+  std::vector<std::string> ids;
+  auto first = make_execution("e0");
+  ids.push_back(first->id);
+  writer.submit(first);
+  writer.flush(0ms);  // wakes the writer without waiting
+  EXPECT_TRUE(store.wait_entered(1));
+  for (int i = 1; i <= 4; ++i) {
+    auto e = make_execution("e" + std::to_string(i));
+    ids.push_back(e->id);
+    writer.submit(e);
+  }
+  return ids;
+}
+
+TEST(AsyncWriterTest, DropNewestKeepsTheOldestAndWarnsOnce) {
+  NoticeCapture notices;
+  auto store = std::make_shared<GateStore>();
+  AsyncWriterOptions options = quiet_options();
+  options.queue_capacity = 2;
+  options.overflow = OverflowPolicy::drop_newest;
+  AsyncWriter writer(store, options);
+  const auto ids = overfill(writer, *store);
+
+  PipelineStats stats = writer.stats();
+  EXPECT_EQ(stats.queued, 3U);
+  EXPECT_EQ(stats.dropped, 2U);
+  EXPECT_EQ(stats.pending, 3U);
+
+  store->open();
+  ASSERT_TRUE(writer.flush(kGenerous));
+  EXPECT_EQ(store->saved_ids(), (std::vector<std::string>{ids[0], ids[1], ids[2]}));
+  stats = writer.stats();
+  EXPECT_EQ(stats.written, 3U);
+  EXPECT_EQ(stats.dropped, 2U);
+  EXPECT_EQ(stats.pending, 0U);
+
+  EXPECT_EQ(notices.count_containing("queue full"), 1U) << "only the first drop is announced";
+  EXPECT_EQ(notices.count_containing("drop_newest"), 1U);
+  EXPECT_EQ(notices.messages().size(), 1U);
+}
+
+TEST(AsyncWriterTest, DropOldestKeepsTheNewestAndWarnsOnce) {
+  NoticeCapture notices;
+  auto store = std::make_shared<GateStore>();
+  AsyncWriterOptions options = quiet_options();
+  options.queue_capacity = 2;
+  options.overflow = OverflowPolicy::drop_oldest;
+  AsyncWriter writer(store, options);
+  const auto ids = overfill(writer, *store);
+
+  PipelineStats stats = writer.stats();
+  EXPECT_EQ(stats.queued, 5U);
+  EXPECT_EQ(stats.dropped, 2U);
+  EXPECT_EQ(stats.pending, 3U) << "evicted executions are no longer pending";
+
+  store->open();
+  ASSERT_TRUE(writer.flush(kGenerous));
+  EXPECT_EQ(store->saved_ids(), (std::vector<std::string>{ids[0], ids[3], ids[4]}));
+  stats = writer.stats();
+  EXPECT_EQ(stats.written, 3U);
+  EXPECT_EQ(stats.dropped, 2U);
+  EXPECT_EQ(stats.pending, 0U);
+
+  EXPECT_EQ(notices.count_containing("queue full"), 1U);
+  EXPECT_EQ(notices.count_containing("drop_oldest"), 1U);
+  EXPECT_EQ(notices.messages().size(), 1U);
+}
+
+TEST(AsyncWriterTest, BlockPolicyMakesSubmitWaitForRoom) {
+  NoticeCapture notices;
+  auto store = std::make_shared<GateStore>();
+  AsyncWriterOptions options = quiet_options();
+  options.queue_capacity = 1;
+  options.overflow = OverflowPolicy::block;
+  AsyncWriter writer(store, options);
+
+  auto e0 = make_execution("e0");
+  writer.submit(e0);
+  writer.flush(0ms);
+  ASSERT_TRUE(store->wait_entered(1));
+  auto e1 = make_execution("e1");
+  writer.submit(e1);  // fills the queue
+  auto e2 = make_execution("e2");
+
+  std::promise<void> about_to_submit;
+  auto submitted = std::async(std::launch::async, [&] {
+    about_to_submit.set_value();
+    writer.submit(e2);
+  });
+  about_to_submit.get_future().wait();
+  // The queue stays full while the store is blocked, so the submit cannot return: this holds
+  // however long we look; looking for a while only makes a non-blocking submit likelier to show.
+  EXPECT_EQ(submitted.wait_for(100ms), std::future_status::timeout);
+  PipelineStats stats = writer.stats();
+  EXPECT_EQ(stats.queued, 2U);
+  EXPECT_EQ(stats.dropped, 0U);
+
+  store->open();
+  ASSERT_EQ(submitted.wait_for(kGenerous), std::future_status::ready)
+      << "a blocked submit continues once the writer makes room";
+  submitted.get();
+  ASSERT_TRUE(writer.flush(kGenerous));
+  EXPECT_EQ(store->saved_ids(), (std::vector<std::string>{e0->id, e1->id, e2->id}));
+  stats = writer.stats();
+  EXPECT_EQ(stats.queued, 3U);
+  EXPECT_EQ(stats.written, 3U);
+  EXPECT_EQ(stats.dropped, 0U);
+  EXPECT_TRUE(notices.messages().empty()) << "blocking loses nothing, so there is nothing to say";
+}
+
+TEST(AsyncWriterTest, BlockPolicyWakesTheWriterWhenTheQueueIsFull) {
+  // A queue smaller than a batch: a full queue must be written without waiting for the timer
+  // (one hour here), or a blocked agent would wait that long.
+  auto store = std::make_shared<FakeStore>();
+  AsyncWriterOptions options = quiet_options();
+  options.queue_capacity = 2;
+  options.max_batch = 1024;
+  options.overflow = OverflowPolicy::block;
+  AsyncWriter writer(store, options);
+
+  auto done = std::async(std::launch::async, [&] {
+    for (int i = 0; i < 20; ++i) writer.submit(make_execution());
+  });
+  const auto status = done.wait_for(kGenerous);
+  EXPECT_EQ(status, std::future_status::ready) << "submit stayed blocked on a full queue";
+  while (done.wait_for(10ms) != std::future_status::ready) writer.flush(0ms);  // unblock it
+  ASSERT_TRUE(writer.flush(kGenerous));
+  EXPECT_EQ(store->count_executions({}), 20);
+  EXPECT_EQ(writer.stats().dropped, 0U);
+}
+
+TEST(AsyncWriterTest, BlockPolicyLosesNothingUnderConcurrentLoad) {
+  auto store = std::make_shared<storage::SqliteStore>(storage::SqliteStore::kMemory);
+  AsyncWriterOptions options = quiet_options();
+  options.queue_capacity = 64;
+  options.max_batch = 32;
+  options.overflow = OverflowPolicy::block;
+  AsyncWriter writer(store, options);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 500; ++i) writer.submit(make_execution());
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  ASSERT_TRUE(writer.flush(kGenerous));
+  EXPECT_EQ(store->count_executions({}), 2000);
+  const PipelineStats stats = writer.stats();
+  EXPECT_EQ(stats.queued, 2000U);
+  EXPECT_EQ(stats.written, 2000U);
+  EXPECT_EQ(stats.dropped, 0U);
+}
+
+TEST(AsyncWriterTest, RetriesAfterFailuresThenSucceeds) {
+  NoticeCapture notices;
+  auto store = std::make_shared<FlakyStore>(2);
+  AsyncWriterOptions options = quiet_options();
+  options.max_retries = 3;
+  AsyncWriter writer(store, options);
+  for (int i = 0; i < 4; ++i) writer.submit(make_execution());
+  ASSERT_TRUE(writer.flush(kGenerous));
+
+  EXPECT_EQ(store->attempts(), 3) << "two failures, then success";
+  EXPECT_EQ(store->count_executions({}), 4);
+  const PipelineStats stats = writer.stats();
+  EXPECT_EQ(stats.written, 4U);
+  EXPECT_EQ(stats.failed, 0U);
+  EXPECT_EQ(stats.batches, 1U);
+  EXPECT_EQ(stats.pending, 0U);
+  EXPECT_TRUE(notices.messages().empty()) << "a batch that got written is no failure";
+}
+
+TEST(AsyncWriterTest, AlwaysFailingStoreCountsFailuresAndNamesTheBackend) {
+  NoticeCapture notices;
+  auto store = std::make_shared<FailingStore>();
+  AsyncWriterOptions options = quiet_options();
+  options.max_retries = 2;
+  AsyncWriter writer(store, options);
+  for (int i = 0; i < 3; ++i) writer.submit(make_execution());
+  ASSERT_TRUE(writer.flush(kGenerous)) << "a failed batch is done with, not pending";
+
+  EXPECT_EQ(store->attempts(), 3) << "one attempt and two retries";
+  PipelineStats stats = writer.stats();
+  EXPECT_EQ(stats.failed, 3U);
+  EXPECT_EQ(stats.written, 0U);
+  EXPECT_EQ(stats.batches, 0U);
+  EXPECT_EQ(stats.pending, 0U);
+  EXPECT_NE(stats.last_error.find("disk full"), std::string::npos) << stats.last_error;
+
+  ASSERT_EQ(notices.messages().size(), 1U);
+  const std::string notice = notices.messages().front();
+  EXPECT_NE(notice.find("fakebackend"), std::string::npos) << notice;
+  EXPECT_NE(notice.find("test://fake-location"), std::string::npos) << notice;
+  EXPECT_NE(notice.find("disk full"), std::string::npos) << notice;
+
+  writer.submit(make_execution());
+  ASSERT_TRUE(writer.flush(kGenerous));
+  stats = writer.stats();
+  EXPECT_EQ(stats.failed, 4U);
+  EXPECT_EQ(notices.messages().size(), 2U) << "every failed batch is announced";
+}
+
+TEST(AsyncWriterTest, FlushTimesOutWhileTheStoreIsBlocked) {
+  auto store = std::make_shared<GateStore>();
+  AsyncWriter writer(store, quiet_options());
+  writer.submit(make_execution());
+  EXPECT_FALSE(writer.flush(20ms));
+  ASSERT_TRUE(store->wait_entered(1));
+  EXPECT_FALSE(writer.flush(20ms));
+  EXPECT_EQ(writer.stats().pending, 1U);
+  store->open();
+  EXPECT_TRUE(writer.flush(kGenerous));
+  EXPECT_EQ(writer.stats().pending, 0U);
+  EXPECT_EQ(writer.stats().written, 1U);
+}
+
+TEST(AsyncWriterTest, ShutdownWritesWhatWasQueuedAndDropsLaterSubmissions) {
+  NoticeCapture notices;
+  auto store = std::make_shared<storage::SqliteStore>(storage::SqliteStore::kMemory);
+  AsyncWriter writer(store, quiet_options());
+  for (int i = 0; i < 5; ++i) writer.submit(make_execution());
+  writer.shutdown(kGenerous);
+  EXPECT_EQ(store->count_executions({}), 5);
+
+  writer.submit(make_execution());
+  writer.submit(make_execution());
+  const PipelineStats stats = writer.stats();
+  EXPECT_EQ(stats.queued, 5U);
+  EXPECT_EQ(stats.written, 5U);
+  EXPECT_EQ(stats.dropped, 2U);
+  EXPECT_EQ(stats.pending, 0U);
+  EXPECT_EQ(store->count_executions({}), 5);
+  EXPECT_EQ(notices.messages().size(), 1U) << "the first drop is announced";
+  EXPECT_TRUE(writer.flush(0ms));
+  writer.shutdown();  // a second shutdown is harmless
+}
+
+TEST(AsyncWriterTest, DestructorWritesWhatIsQueued) {
+  auto store = std::make_shared<storage::SqliteStore>(storage::SqliteStore::kMemory);
+  {
+    AsyncWriter writer(store, quiet_options());
+    for (int i = 0; i < 7; ++i) writer.submit(make_execution());
+  }
+  EXPECT_EQ(store->count_executions({}), 7);
+}
+
+TEST(AsyncWriterTest, ReleasingWriterAndCollectorWritesQueuedExecutions) {
+  // A collector's finished executions wait in the writer's queue. When the program lets go of
+  // the writer and the collector, the writer must still be destroyed (and so write them) on
+  // the program's thread, not kept alive by its own queue.
+  auto store = std::make_shared<storage::SqliteStore>(storage::SqliteStore::kMemory);
+  std::weak_ptr<AsyncWriter> weak_writer;
+  {
+    auto writer = std::make_shared<AsyncWriter>(store, quiet_options());
+    weak_writer = writer;
+    telemetry::Collector collector(
+        writer, std::make_shared<const pricing::PriceTable>(pricing::PriceTable::builtin()));
+    for (int i = 0; i < 3; ++i) {
+      auto scope = collector.track_execution("released");
+      scope.record_llm_call({.model = "gpt-4o-mini", .prompt_tokens = 10, .completion_tokens = 5});
+    }
+  }
+  EXPECT_TRUE(weak_writer.expired()) << "the queued executions keep the writer alive";
+  EXPECT_EQ(store->count_executions({}), 3);
+}
+
+TEST(AsyncWriterTest, RejectsBadConstruction) {
+  auto store = std::make_shared<FakeStore>();
+  AsyncWriterOptions zero_capacity;
+  zero_capacity.queue_capacity = 0;
+  EXPECT_THROW(AsyncWriter(store, zero_capacity), std::invalid_argument);
+  AsyncWriterOptions zero_batch;
+  zero_batch.max_batch = 0;
+  EXPECT_THROW(AsyncWriter(store, zero_batch), std::invalid_argument);
+  EXPECT_THROW(AsyncWriter(nullptr), std::invalid_argument);
+}
+
+TEST(AsyncWriterTest, OverflowPolicyNamesRoundTrip) {
+  for (auto policy :
+       {OverflowPolicy::drop_newest, OverflowPolicy::drop_oldest, OverflowPolicy::block}) {
+    EXPECT_EQ(parse_overflow_policy(to_string(policy)), policy);
+  }
+  try {
+    parse_overflow_policy("sometimes");
+    FAIL() << "accepted an unknown policy";
+  } catch (const std::invalid_argument& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("sometimes"), std::string::npos);
+    EXPECT_NE(message.find("drop_newest"), std::string::npos);
+    EXPECT_NE(message.find("block"), std::string::npos);
+  }
+}
+
+}  // namespace
+}  // namespace kagura::pipeline
