@@ -15,6 +15,7 @@
 #include <SQLiteCpp/Statement.h>
 #include <SQLiteCpp/Transaction.h>
 
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -114,11 +115,11 @@ double plain_insert_loop(const fs::path& path, const std::vector<Execution>& tem
   }
   SQLite::Statement insert(
       db,
-      "INSERT INTO executions (id, trace_id, parent_id, agent_name, started_at, ended_at, "
-      "duration, status, error, error_type, model, llm_calls, tool_calls, memory_operations, "
+      "INSERT INTO executions (seq, id, trace_id, parent_id, agent_name, started_at, duration, "
+      "status, error, error_type, model, llm_calls, tool_calls, memory_operations, "
       "prompt_tokens, completion_tokens, cached_tokens, reasoning_tokens, unpriced_llm_calls, "
-      "cost_nanos, kwargs, events, custom_metrics, tags) VALUES (?, ?, NULL, ?, ?, ?, ?, ?, ?, "
-      "NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL)");
+      "cost_nanos, kwargs, events, custom_metrics, tags) VALUES (?, ?, NULL, NULL, ?, ?, ?, ?, "
+      "?, NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL)");
   const auto start = std::chrono::steady_clock::now();
   std::size_t i = 0;
   while (i < n) {
@@ -128,30 +129,30 @@ double plain_insert_loop(const fs::path& path, const std::vector<Execution>& tem
       const auto& row = rows[i % templates.size()];
       const std::string id = kagura::telemetry::new_execution_id();
       const double started = t0 + kSpanSeconds * static_cast<double>(i) / static_cast<double>(n);
-      insert.bind(1, id);
+      insert.bind(1, static_cast<std::int64_t>(std::floor(started * 1e6)) * 1024 +
+                         static_cast<std::int64_t>(i % 1024));
       insert.bind(2, id);
       insert.bind(3, t.agent_name);
       insert.bind(4, started);
-      insert.bind(5, started + *t.duration);
-      insert.bind(6, *t.duration);
-      insert.bind(7, std::string(kagura::telemetry::to_string(t.status)));
+      insert.bind(5, *t.duration);
+      insert.bind(6, std::string(kagura::telemetry::to_string(t.status)));
       if (t.error.empty()) {
-        insert.bind(8);
+        insert.bind(7);
       } else {
-        insert.bind(8, t.error);
+        insert.bind(7, t.error);
       }
-      insert.bind(9, std::string(t.primary_model()));
-      insert.bind(10, t.metrics.llm_calls);
-      insert.bind(11, t.metrics.tool_calls);
-      insert.bind(12, t.metrics.memory_operations);
-      insert.bind(13, t.metrics.prompt_tokens);
-      insert.bind(14, t.metrics.completion_tokens);
-      insert.bind(15, t.metrics.cached_tokens);
-      insert.bind(16, t.metrics.reasoning_tokens);
-      insert.bind(17, t.metrics.unpriced_llm_calls);
-      insert.bind(18, t.metrics.cost_nanos);
-      insert.bindNoCopy(19, row.kwargs);
-      insert.bindNoCopy(20, row.events);
+      insert.bind(8, std::string(t.primary_model()));
+      insert.bind(9, t.metrics.llm_calls);
+      insert.bind(10, t.metrics.tool_calls);
+      insert.bind(11, t.metrics.memory_operations);
+      insert.bind(12, t.metrics.prompt_tokens);
+      insert.bind(13, t.metrics.completion_tokens);
+      insert.bind(14, t.metrics.cached_tokens);
+      insert.bind(15, t.metrics.reasoning_tokens);
+      insert.bind(16, t.metrics.unpriced_llm_calls);
+      insert.bind(17, t.metrics.cost_nanos);
+      insert.bindNoCopy(18, row.kwargs);
+      insert.bindNoCopy(19, row.events);
       insert.exec();
       insert.reset();
     }

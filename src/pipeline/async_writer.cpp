@@ -47,7 +47,8 @@ AsyncWriter::AsyncWriter(std::shared_ptr<storage::StorageAdapter> store, AsyncWr
   if (options_.queue_capacity == 0 || options_.max_batch == 0) {
     throw std::invalid_argument("AsyncWriter: queue_capacity and max_batch must be at least 1");
   }
-  thread_ = std::thread([this] { run(); });
+  encoder_thread_ = std::thread([this] { run_encoder(); });
+  writer_thread_ = std::thread([this] { run_writer(); });
   register_for_exit_flush(this);
 }
 
@@ -76,21 +77,27 @@ void AsyncWriter::submit(std::shared_ptr<const telemetry::Execution> execution) 
     note_drop_locked(1);
     return;
   }
-  if (queue_.size() >= options_.queue_capacity) {
+  if (waiting_locked() >= options_.queue_capacity) {
     switch (options_.overflow) {
       case OverflowPolicy::drop_newest:
         note_drop_locked(1);
         return;
       case OverflowPolicy::drop_oldest:
+        if (queue_.empty()) {
+          // Everything waiting is already serialised for the writer; the newest gives way.
+          note_drop_locked(1);
+          return;
+        }
         evicted = std::move(queue_.front());
         queue_.pop_front();
         ++done_seq_;
         note_drop_locked(1);
         break;
       case OverflowPolicy::block:
-        wake_writer_.notify_one();
-        progress_.wait(
-            lock, [&] { return queue_.size() < options_.queue_capacity || stopping_ || stopped_; });
+        wake_encoder_.notify_one();
+        progress_.wait(lock, [&] {
+          return waiting_locked() < options_.queue_capacity || stopping_ || stopped_;
+        });
         if (stopping_ || stopped_) {
           note_drop_locked(1);
           return;
@@ -103,57 +110,106 @@ void AsyncWriter::submit(std::shared_ptr<const telemetry::Execution> execution) 
   ++stats_.queued;
   // Waking the writer costs a system call, so the agent's thread only does it when a full
   // batch (or a full queue) is waiting; otherwise the writer's timer picks the queue up.
-  if (writer_waiting_ && queue_.size() >= batch_ready_size(options_)) {
-    writer_waiting_ = false;
-    wake_writer_.notify_one();
+  if (encoder_waiting_ && queue_.size() >= batch_ready_size(options_)) {
+    encoder_waiting_ = false;
+    wake_encoder_.notify_one();
   }
 }
 
-void AsyncWriter::run() {
-  // Named so that top, perf and gdb show which thread is Kagura's.
-  pthread_setname_np(pthread_self(), "kagura-writer");
-  std::deque<std::shared_ptr<const telemetry::Execution>> batch;
+namespace {
+// Two prepared batches in flight keep the writer busy without holding much memory.
+constexpr std::size_t kMaxReady = 2;
+}  // namespace
+
+void AsyncWriter::run_encoder() {
+  // Named so that top, perf and gdb show which threads are Kagura's.
+  pthread_setname_np(pthread_self(), "kagura-encode");
   std::unique_lock lock(mutex_);
   for (;;) {
+    if (!spent_.empty()) {
+      auto spent = std::move(spent_);
+      spent_.clear();
+      lock.unlock();
+      spent.clear();
+      lock.lock();
+    }
     if (queue_.size() < batch_ready_size(options_) && !flush_requested_ && !stopping_) {
-      writer_waiting_ = true;
-      wake_writer_.wait_for(lock, options_.flush_interval, [&] {
+      encoder_waiting_ = true;
+      wake_encoder_.wait_for(lock, options_.flush_interval, [&] {
         return stopping_ || flush_requested_ || queue_.size() >= batch_ready_size(options_);
       });
-      writer_waiting_ = false;
+      encoder_waiting_ = false;
     }
     if (queue_.empty()) {
       flush_requested_ = false;
-      progress_.notify_all();
       if (stopping_) break;
       continue;
     }
+    progress_.wait(lock, [&] { return ready_.size() < kMaxReady; });
     const std::size_t take = std::min(queue_.size(), options_.max_batch);
+    std::vector<std::shared_ptr<const telemetry::Execution>> batch;
+    batch.reserve(take);
     for (std::size_t i = 0; i < take; ++i) {
       batch.push_back(std::move(queue_.front()));
       queue_.pop_front();
     }
-    progress_.notify_all();  // room for a blocked submitter
+    staged_ += take;
     lock.unlock();
-    write_batch(batch);
+    std::unique_ptr<storage::PreparedBatch> prepared;
+    std::string error;
+    try {
+      prepared = store_->prepare(std::move(batch));
+    } catch (const std::exception& e) {
+      error = e.what();
+    } catch (...) {
+      error = "unknown error";
+    }
     lock.lock();
+    if (prepared) {
+      ready_.push_back(std::move(prepared));
+      batch_ready_.notify_one();
+    } else {
+      staged_ -= take;
+      count_done_locked(take, 0, &error);
+    }
+  }
+  encoder_done_ = true;
+  batch_ready_.notify_one();
+}
+
+void AsyncWriter::run_writer() {
+  pthread_setname_np(pthread_self(), "kagura-writer");
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    batch_ready_.wait(lock, [&] { return !ready_.empty() || encoder_done_; });
+    if (ready_.empty()) break;
+    auto prepared = std::move(ready_.front());
+    ready_.pop_front();
+    staged_ -= prepared->size();
+    progress_.notify_all();  // room on the queue, and for the next prepared batch
+    lock.unlock();
+    write_prepared(*prepared);
+    lock.lock();
+    if (encoder_done_) {
+      lock.unlock();
+      prepared.reset();
+      lock.lock();
+    } else {
+      spent_.push_back(std::move(prepared));
+    }
   }
   stopped_ = true;
   progress_.notify_all();
 }
 
-void AsyncWriter::write_batch(std::deque<std::shared_ptr<const telemetry::Execution>>& batch) {
-  std::vector<const telemetry::Execution*> rows;
-  rows.reserve(batch.size());
-  for (const auto& execution : batch) rows.push_back(execution.get());
-
+void AsyncWriter::write_prepared(storage::PreparedBatch& batch) {
   std::size_t inserted = 0;
   bool ok = false;
   std::string error;
   auto backoff = options_.retry_backoff;
   for (int attempt = 0; attempt <= options_.max_retries; ++attempt) {
     try {
-      inserted = store_->save_executions(rows);
+      inserted = store_->write_prepared(batch);
       ok = true;
       break;
     } catch (const std::exception& e) {
@@ -166,21 +222,23 @@ void AsyncWriter::write_batch(std::deque<std::shared_ptr<const telemetry::Execut
       backoff *= 2;
     }
   }
-  const std::size_t count = batch.size();
-  batch.clear();
-
   std::lock_guard lock(mutex_);
+  count_done_locked(batch.size(), inserted, ok ? nullptr : &error);
+}
+
+void AsyncWriter::count_done_locked(std::size_t count, std::size_t inserted,
+                                    const std::string* error) {
   done_seq_ += count;
-  if (ok) {
+  if (error == nullptr) {
     stats_.written += inserted;
     stats_.duplicates += count - inserted;
     ++stats_.batches;
   } else {
     stats_.failed += count;
-    stats_.last_error = error;
+    stats_.last_error = *error;
     telemetry::notify("telemetry store " + store_->backend_name() + " at " + store_->location() +
                       " failed to write " + std::to_string(count) + " executions after " +
-                      std::to_string(options_.max_retries + 1) + " attempts: " + error);
+                      std::to_string(options_.max_retries + 1) + " attempts: " + *error);
   }
   progress_.notify_all();
 }
@@ -191,7 +249,7 @@ bool AsyncWriter::flush(std::chrono::milliseconds timeout) {
   if (done_seq_ >= target) return true;
   if (stopped_) return false;
   flush_requested_ = true;
-  wake_writer_.notify_one();
+  wake_encoder_.notify_one();
   return progress_.wait_for(lock, timeout, [&] { return done_seq_ >= target || stopped_; }) &&
          done_seq_ >= target;
 }
@@ -201,9 +259,10 @@ void AsyncWriter::shutdown(std::chrono::milliseconds timeout) {
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
-    wake_writer_.notify_one();
+    wake_encoder_.notify_one();
   }
-  if (thread_.joinable()) thread_.join();
+  if (encoder_thread_.joinable()) encoder_thread_.join();
+  if (writer_thread_.joinable()) writer_thread_.join();
 }
 
 PipelineStats AsyncWriter::stats() const {

@@ -15,6 +15,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <ostream>
 #include <random>
 #include <set>
 #include <span>
@@ -507,6 +508,10 @@ std::size_t save_in_batches(StorageAdapter& store, const std::vector<Execution>&
 // Fixture: a store in memory or in a file
 
 enum class Location { memory, file };
+
+void PrintTo(Location location, std::ostream* out) {
+  *out << (location == Location::memory ? "memory" : "file");
+}
 
 class SqliteStoreTest : public ::testing::TestWithParam<Location> {
  protected:

@@ -1,8 +1,10 @@
 #pragma once
 
 // The asynchronous pipeline between agents and a store: a finished execution is put on a bounded
-// queue by the agent's thread and written by one background thread in batches, one transaction
-// per batch. The agent's thread never waits on the store.
+// queue by the agent's thread and written in batches, one transaction per batch, by two
+// background threads: one prepares a batch (the store's serialisation, see
+// StorageAdapter::prepare) while the other writes the previous one, so the database never
+// waits for the CPU work. The agent's thread never waits on the store.
 //
 // When the queue is full, the overflow policy decides, and whatever it decides is counted:
 //   drop_newest (default)  the execution being submitted is dropped; the agent never waits;
@@ -19,6 +21,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "kagura/storage/storage_adapter.hpp"
 #include "kagura/telemetry/sink.hpp"
@@ -32,7 +35,8 @@ std::string_view to_string(OverflowPolicy policy) noexcept;
 OverflowPolicy parse_overflow_policy(std::string_view text);
 
 struct AsyncWriterOptions {
-  std::size_t queue_capacity = 16384;  // executions waiting to be written
+  // Executions waiting to be written (queued or prepared); the batch being written is extra.
+  std::size_t queue_capacity = 16384;
   std::size_t max_batch = 1024;        // executions per transaction
   // How long a partly filled batch may wait before it is written.
   std::chrono::milliseconds flush_interval{200};
@@ -75,18 +79,31 @@ class AsyncWriter final : public telemetry::ExecutionSink {
   storage::StorageAdapter& store() noexcept { return *store_; }
 
  private:
-  void run();
-  void write_batch(std::deque<std::shared_ptr<const telemetry::Execution>>& batch);
+  void run_encoder();
+  void run_writer();
+  void write_prepared(storage::PreparedBatch& batch);
+  void count_done_locked(std::size_t count, std::size_t inserted, const std::string* error);
   void note_drop_locked(std::uint64_t count);
 
   std::shared_ptr<storage::StorageAdapter> store_;
   const AsyncWriterOptions options_;
 
   mutable std::mutex mutex_;
-  std::condition_variable wake_writer_;
-  std::condition_variable progress_;  // room on the queue, or a batch done
+  std::condition_variable wake_encoder_;
+  std::condition_variable batch_ready_;
+  std::condition_variable progress_;  // room on the queue or for a prepared batch, a batch done
   std::deque<std::shared_ptr<const telemetry::Execution>> queue_;
-  bool writer_waiting_ = false;
+  // Prepared batches waiting for the writer thread, and written ones waiting for the encoder
+  // thread to free them (so the writer spends its time in the database only).
+  std::deque<std::unique_ptr<storage::PreparedBatch>> ready_;
+  std::vector<std::unique_ptr<storage::PreparedBatch>> spent_;
+  // Executions taken off the queue and not yet being written (being prepared, or prepared and
+  // waiting). They count against queue_capacity with the queue, so the bound holds for
+  // everything that waits; only the batch being written is outside it.
+  std::size_t staged_ = 0;
+  std::size_t waiting_locked() const noexcept { return queue_.size() + staged_; }
+  bool encoder_waiting_ = false;
+  bool encoder_done_ = false;
   bool flush_requested_ = false;
   bool stopping_ = false;
   bool stopped_ = false;
@@ -94,7 +111,8 @@ class AsyncWriter final : public telemetry::ExecutionSink {
   std::uint64_t submitted_seq_ = 0;  // executions accepted, in order
   std::uint64_t done_seq_ = 0;       // of those, written, skipped or failed
   PipelineStats stats_;
-  std::thread thread_;
+  std::thread encoder_thread_;
+  std::thread writer_thread_;
 };
 
 }  // namespace kagura::pipeline

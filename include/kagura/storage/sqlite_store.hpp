@@ -35,6 +35,10 @@ class SqliteStore final : public StorageAdapter {
   std::string location() const override;
 
   std::size_t save_executions(std::span<const telemetry::Execution* const> batch) override;
+  // Serialises the rows, so that the pipeline's writer thread only runs SQLite.
+  std::unique_ptr<PreparedBatch> prepare(
+      std::vector<std::shared_ptr<const telemetry::Execution>> batch) override;
+  std::size_t write_prepared(PreparedBatch& batch) override;
   std::optional<telemetry::Execution> get_execution(std::string_view id_or_prefix) override;
   std::vector<telemetry::Execution> get_executions(const ExecutionQuery& query) override;
   std::int64_t count_executions(const ExecutionFilter& filter) override;

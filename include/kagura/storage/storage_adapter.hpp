@@ -3,6 +3,7 @@
 // The one interface behind which every telemetry store lives (RFC-030's StorageAdapter).
 
 #include <cstddef>
+#include <memory>
 #include <optional>
 #include <span>
 #include <stdexcept>
@@ -27,6 +28,29 @@ class AmbiguousIdError : public StorageError {
   using StorageError::StorageError;
 };
 
+// A batch on its way into a store, between prepare() and write_prepared(). Backends derive
+// from it to carry what they prepared (serialised rows, say) next to the executions.
+class PreparedBatch {
+ public:
+  explicit PreparedBatch(std::vector<std::shared_ptr<const telemetry::Execution>> executions)
+      : executions_(std::move(executions)) {}
+  virtual ~PreparedBatch() = default;
+
+  std::size_t size() const noexcept { return executions_.size(); }
+  const std::vector<std::shared_ptr<const telemetry::Execution>>& executions() const noexcept {
+    return executions_;
+  }
+  std::vector<const telemetry::Execution*> pointers() const {
+    std::vector<const telemetry::Execution*> result;
+    result.reserve(executions_.size());
+    for (const auto& execution : executions_) result.push_back(execution.get());
+    return result;
+  }
+
+ private:
+  std::vector<std::shared_ptr<const telemetry::Execution>> executions_;
+};
+
 class StorageAdapter {
  public:
   virtual ~StorageAdapter() = default;
@@ -41,6 +65,19 @@ class StorageAdapter {
   std::size_t save_execution(const telemetry::Execution& execution) {
     const telemetry::Execution* one = &execution;
     return save_executions({&one, 1});
+  }
+
+  // Two-phase batch writes for the asynchronous pipeline, which prepares one batch on one
+  // thread while the previous batch is written on another. prepare() does what needs no
+  // database (serialisation, for instance) and must not touch the database; write_prepared()
+  // then writes like save_executions(), and may be called again with the same batch after a
+  // failure. The defaults leave all the work to save_executions().
+  virtual std::unique_ptr<PreparedBatch> prepare(
+      std::vector<std::shared_ptr<const telemetry::Execution>> batch) {
+    return std::make_unique<PreparedBatch>(std::move(batch));
+  }
+  virtual std::size_t write_prepared(PreparedBatch& batch) {
+    return save_executions(batch.pointers());
   }
 
   // By full id or by a prefix matching exactly one id. Throws AmbiguousIdError when the prefix

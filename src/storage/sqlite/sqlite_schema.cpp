@@ -14,14 +14,15 @@ constexpr const char* kMigrations[] = {
     // hourly rollups.
     R"sql(
 CREATE TABLE executions (
+  -- The start time in microseconds, times 1024, plus a tie-breaker: the table itself is kept
+  -- in start order, so time ranges and "newest first" need no index of their own.
   seq INTEGER PRIMARY KEY,
   id TEXT NOT NULL UNIQUE,
-  trace_id TEXT NOT NULL,
+  trace_id TEXT,  -- NULL for a root execution, whose trace id is its own id
   parent_id TEXT,
   agent_name TEXT NOT NULL,
   started_at REAL NOT NULL,
-  ended_at REAL,
-  duration REAL,
+  duration REAL,  -- ended_at is started_at + duration
   status TEXT NOT NULL,
   error TEXT,
   error_type TEXT,
@@ -40,10 +41,10 @@ CREATE TABLE executions (
   custom_metrics TEXT,
   tags TEXT
 );
-CREATE INDEX executions_by_start ON executions (started_at);
-CREATE INDEX executions_by_agent ON executions (agent_name, started_at);
--- Partial indexes stay small: most executions complete, and most are roots of their trace.
-CREATE INDEX executions_not_completed ON executions (started_at) WHERE status != 'completed';
+-- Every index ends in the rowid, so these also list their rows in start order. The partial
+-- ones stay small: most executions complete, and most are the root of their trace.
+CREATE INDEX executions_by_agent ON executions (agent_name);
+CREATE INDEX executions_not_completed ON executions (status) WHERE status != 'completed';
 CREATE INDEX executions_children ON executions (trace_id) WHERE parent_id IS NOT NULL;
 
 CREATE TABLE execution_rollups (

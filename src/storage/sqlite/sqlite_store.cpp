@@ -27,18 +27,32 @@ using telemetry::ExecutionStatus;
 constexpr int kBusyTimeoutMs = 10000;
 
 constexpr const char* kInsertExecution =
-    "INSERT INTO executions (id, trace_id, parent_id, agent_name, started_at, ended_at, "
-    "duration, status, error, error_type, model, llm_calls, tool_calls, memory_operations, "
+    "INSERT INTO executions (seq, id, trace_id, parent_id, agent_name, started_at, duration, "
+    "status, error, error_type, model, llm_calls, tool_calls, memory_operations, "
     "prompt_tokens, completion_tokens, cached_tokens, reasoning_tokens, unpriced_llm_calls, "
     "cost_nanos, kwargs, events, custom_metrics, tags) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
     "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING";
+
+// seq, the rowid, orders rows by start time: microseconds times kSeqSlots, plus a slot taken
+// from the id so that executions starting in the same microsecond rarely collide (a collision
+// moves to another slot of the same microsecond).
+constexpr std::int64_t kSeqSlots = 1024;
+
+std::int64_t seq_floor(double started_at) {
+  return static_cast<std::int64_t>(std::floor(started_at * 1e6)) * kSeqSlots;
+}
+
+std::int64_t preferred_slot(const std::string& id) {
+  return static_cast<std::int64_t>(std::hash<std::string>{}(id) % kSeqSlots);
+}
 
 constexpr const char* kSummaryColumns =
     "status, duration, started_at, llm_calls, tool_calls, memory_operations, prompt_tokens, "
     "completion_tokens, cached_tokens, reasoning_tokens, unpriced_llm_calls, cost_nanos";
 
 constexpr const char* kRecordColumns =
-    "id, trace_id, parent_id, agent_name, started_at, ended_at, duration, status, error, "
+    "id, coalesce(trace_id, id), parent_id, agent_name, started_at, NULL, duration, status, "
+    "error, "
     "error_type, llm_calls, tool_calls, memory_operations, prompt_tokens, completion_tokens, "
     "cached_tokens, reasoning_tokens, unpriced_llm_calls, cost_nanos, kwargs, custom_metrics, "
     "tags";
@@ -100,11 +114,19 @@ void add_identity_filters(Where& where, const ExecutionFilter& filter) {
   if (filter.status) where.text("status = ?", std::string(telemetry::to_string(*filter.status)));
 }
 
+// Time bounds go on seq too, which lets SQLite read just that part of the table; the
+// started_at condition then makes them exact.
 Where row_filter(const ExecutionFilter& filter, double from, double to) {
   Where where;
   add_identity_filters(where, filter);
-  if (from > -1e299) where.real("started_at >= ?", from);
-  if (to < 1e299) where.real("started_at < ?", to);
+  if (from > -1e299) {
+    where.integer("seq >= ?", seq_floor(from));
+    where.real("started_at >= ?", from);
+  }
+  if (to < 1e299) {
+    where.integer("seq < ?", seq_floor(to) + kSeqSlots);
+    where.real("started_at < ?", to);
+  }
   return where;
 }
 
@@ -152,6 +174,41 @@ const std::string& primary_model_of(const Execution& e) {
   return kNone;
 }
 
+// The serialised columns of one execution's row. Building them needs no database, so the
+// pipeline does it in prepare(), on another thread than the writes.
+struct EncodedRow {
+  std::optional<double> duration;
+  std::string kwargs;
+  std::string events;
+  std::string custom_metrics;  // empty: NULL
+  std::string tags;            // empty: NULL
+};
+
+void encode_row(const Execution& e, EncodedRow& row) {
+  row.duration = e.duration;
+  if (!row.duration && e.ended_at) row.duration = *e.ended_at - e.started_at;
+  telemetry::detail::write_value_json(e.kwargs, row.kwargs);
+  telemetry::detail::write_events_storage(e.events, row.events);
+  if (e.metrics.custom.empty()) {
+    row.custom_metrics.clear();
+  } else {
+    nlohmann::json custom = nlohmann::json::object();
+    for (const auto& [name, value] : e.metrics.custom) custom[name] = value;
+    telemetry::detail::write_value_json(custom, row.custom_metrics);
+  }
+  if (e.tags.empty()) {
+    row.tags.clear();
+  } else {
+    telemetry::detail::write_tags_json(e.tags, row.tags);
+  }
+}
+
+class SqlitePreparedBatch final : public PreparedBatch {
+ public:
+  using PreparedBatch::PreparedBatch;
+  std::vector<EncodedRow> rows;
+};
+
 }  // namespace
 
 struct SqliteStore::Impl {
@@ -159,8 +216,8 @@ struct SqliteStore::Impl {
   std::mutex mutex;
   SQLite::Database db;
   SQLite::Statement insert;
-  // Reused across batches; serialisation buffers for the row being inserted.
-  std::string kwargs_json, events_json, metrics_json, tags_json;
+  // Reused by save_executions() for the rows of each batch.
+  std::vector<EncodedRow> rows;
   sqlite_detail::RollupDelta rollups;
 
   static SQLite::Database open(const std::string& path) {
@@ -204,56 +261,72 @@ struct SqliteStore::Impl {
                         " failed: " + e.what());
   }
 
-  bool insert_row(const Execution& e) {
-    telemetry::detail::write_value_json(e.kwargs, kwargs_json);
-    telemetry::detail::write_events_storage(e.events, events_json);
-    insert.bindNoCopy(1, e.id);
-    insert.bindNoCopy(2, e.trace_id.empty() ? e.id : e.trace_id);
-    bind_text_or_null(insert, 3, e.parent_id);
-    insert.bindNoCopy(4, e.agent_name);
-    insert.bind(5, e.started_at);
-    if (e.ended_at) {
-      insert.bind(6, *e.ended_at);
-    } else {
-      insert.bind(6);
+  // Inserts one row; false when its id is already stored. A clash of seq (two executions in
+  // the same microsecond and slot) moves to the next free slot of that microsecond.
+  bool insert_row(const Execution& e, const EncodedRow& row) {
+    const std::int64_t base = seq_floor(e.started_at);
+    const std::int64_t slot = preferred_slot(e.id);
+    for (std::int64_t attempt = 0;; ++attempt) {
+      insert.bind(1, base + (slot + attempt) % kSeqSlots);
+      insert.bindNoCopy(2, e.id);
+      if (e.trace_id.empty() || e.trace_id == e.id) {
+        insert.bind(3);
+      } else {
+        insert.bindNoCopy(3, e.trace_id);
+      }
+      bind_text_or_null(insert, 4, e.parent_id);
+      insert.bindNoCopy(5, e.agent_name);
+      insert.bind(6, e.started_at);
+      if (row.duration) {
+        insert.bind(7, *row.duration);
+      } else {
+        insert.bind(7);
+      }
+      insert.bindNoCopy(8, telemetry::to_string(e.status).data());
+      bind_text_or_null(insert, 9, e.error);
+      bind_text_or_null(insert, 10, e.error_type);
+      bind_text_or_null(insert, 11, primary_model_of(e));
+      const auto& m = e.metrics;
+      insert.bind(12, m.llm_calls);
+      insert.bind(13, m.tool_calls);
+      insert.bind(14, m.memory_operations);
+      insert.bind(15, m.prompt_tokens);
+      insert.bind(16, m.completion_tokens);
+      insert.bind(17, m.cached_tokens);
+      insert.bind(18, m.reasoning_tokens);
+      insert.bind(19, m.unpriced_llm_calls);
+      insert.bind(20, m.cost_nanos);
+      insert.bindNoCopy(21, row.kwargs);
+      insert.bindNoCopy(22, row.events);
+      bind_text_or_null(insert, 23, row.custom_metrics);
+      bind_text_or_null(insert, 24, row.tags);
+      try {
+        const bool inserted = insert.exec() == 1;
+        insert.reset();
+        return inserted;
+      } catch (const SQLite::Exception& error) {
+        insert.tryReset();
+        if (error.getExtendedErrorCode() != SQLITE_CONSTRAINT_PRIMARYKEY ||
+            attempt + 1 >= kSeqSlots) {
+          throw;
+        }
+      }
     }
-    if (e.duration) {
-      insert.bind(7, *e.duration);
-    } else {
-      insert.bind(7);
+  }
+
+  // Writes a batch in one transaction: its rows, and the rollups of the rows that were new.
+  std::size_t write_rows(std::span<const Execution* const> batch,
+                         const std::vector<EncodedRow>& rows) {
+    SQLite::Transaction transaction(db, SQLite::TransactionBehavior::IMMEDIATE);
+    std::size_t inserted = 0;
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      if (insert_row(*batch[i], rows[i])) {
+        rollups.add(*batch[i]);
+        ++inserted;
+      }
     }
-    insert.bindNoCopy(8, telemetry::to_string(e.status).data());
-    bind_text_or_null(insert, 9, e.error);
-    bind_text_or_null(insert, 10, e.error_type);
-    bind_text_or_null(insert, 11, primary_model_of(e));
-    const auto& m = e.metrics;
-    insert.bind(12, m.llm_calls);
-    insert.bind(13, m.tool_calls);
-    insert.bind(14, m.memory_operations);
-    insert.bind(15, m.prompt_tokens);
-    insert.bind(16, m.completion_tokens);
-    insert.bind(17, m.cached_tokens);
-    insert.bind(18, m.reasoning_tokens);
-    insert.bind(19, m.unpriced_llm_calls);
-    insert.bind(20, m.cost_nanos);
-    insert.bindNoCopy(21, kwargs_json);
-    insert.bindNoCopy(22, events_json);
-    if (m.custom.empty()) {
-      insert.bind(23);
-    } else {
-      nlohmann::json custom = nlohmann::json::object();
-      for (const auto& [name, value] : m.custom) custom[name] = value;
-      telemetry::detail::write_value_json(custom, metrics_json);
-      insert.bindNoCopy(23, metrics_json);
-    }
-    if (e.tags.empty()) {
-      insert.bind(24);
-    } else {
-      telemetry::detail::write_tags_json(e.tags, tags_json);
-      insert.bindNoCopy(24, tags_json);
-    }
-    const bool inserted = insert.exec() == 1;
-    insert.reset();
+    rollups.apply(db);
+    transaction.commit();
     return inserted;
   }
 
@@ -264,8 +337,10 @@ struct SqliteStore::Impl {
     e.parent_id = std::string(text_of(row.getColumn(2)));
     e.agent_name = row.getColumn(3).getString();
     e.started_at = row.getColumn(4).getDouble();
-    if (!row.getColumn(5).isNull()) e.ended_at = row.getColumn(5).getDouble();
-    if (!row.getColumn(6).isNull()) e.duration = row.getColumn(6).getDouble();
+    if (!row.getColumn(6).isNull()) {
+      e.duration = row.getColumn(6).getDouble();
+      e.ended_at = e.started_at + *e.duration;
+    }
     e.status = telemetry::parse_execution_status(text_of(row.getColumn(7)));
     e.error = std::string(text_of(row.getColumn(8)));
     e.error_type = std::string(text_of(row.getColumn(9)));
@@ -368,21 +443,37 @@ std::size_t SqliteStore::save_executions(std::span<const Execution* const> batch
   if (batch.empty()) return 0;
   std::lock_guard lock(impl_->mutex);
   try {
-    SQLite::Transaction transaction(impl_->db, SQLite::TransactionBehavior::IMMEDIATE);
-    std::size_t inserted = 0;
-    for (const Execution* execution : batch) {
-      if (impl_->insert_row(*execution)) {
-        impl_->rollups.add(*execution);
-        ++inserted;
-      }
-    }
-    impl_->rollups.apply(impl_->db);
-    transaction.commit();
-    return inserted;
+    if (impl_->rows.size() < batch.size()) impl_->rows.resize(batch.size());
+    for (std::size_t i = 0; i < batch.size(); ++i) encode_row(*batch[i], impl_->rows[i]);
+    return impl_->write_rows(batch, impl_->rows);
   } catch (const std::exception& e) {
     impl_->rollups = {};
     impl_->insert.tryReset();
     throw impl_->error("saving " + std::to_string(batch.size()) + " executions", e);
+  }
+}
+
+std::unique_ptr<PreparedBatch> SqliteStore::prepare(
+    std::vector<std::shared_ptr<const Execution>> batch) {
+  auto prepared = std::make_unique<SqlitePreparedBatch>(std::move(batch));
+  prepared->rows.resize(prepared->size());
+  for (std::size_t i = 0; i < prepared->size(); ++i) {
+    encode_row(*prepared->executions()[i], prepared->rows[i]);
+  }
+  return prepared;
+}
+
+std::size_t SqliteStore::write_prepared(PreparedBatch& batch) {
+  auto* prepared = dynamic_cast<SqlitePreparedBatch*>(&batch);
+  if (prepared == nullptr) return save_executions(batch.pointers());
+  if (prepared->size() == 0) return 0;
+  std::lock_guard lock(impl_->mutex);
+  try {
+    return impl_->write_rows(prepared->pointers(), prepared->rows);
+  } catch (const std::exception& e) {
+    impl_->rollups = {};
+    impl_->insert.tryReset();
+    throw impl_->error("saving " + std::to_string(prepared->size()) + " executions", e);
   }
 }
 
@@ -423,7 +514,7 @@ std::vector<Execution> SqliteStore::get_executions(const ExecutionQuery& query) 
     }
     std::string sql = std::string("SELECT ") + kRecordColumns +
                       (query.include_events ? ", events" : "") + " FROM executions" + where.sql() +
-                      " ORDER BY started_at DESC, id DESC LIMIT ? OFFSET ?";
+                      " ORDER BY seq DESC LIMIT ? OFFSET ?";
     SQLite::Statement rows(impl_->db, sql);
     const int next = where.bind(rows);
     rows.bind(next, std::max<std::int64_t>(query.limit, 0));
@@ -564,8 +655,10 @@ std::size_t SqliteStore::delete_old_executions(double older_than) {
   std::lock_guard lock(impl_->mutex);
   try {
     SQLite::Transaction transaction(impl_->db, SQLite::TransactionBehavior::IMMEDIATE);
-    SQLite::Statement remove(impl_->db, "DELETE FROM executions WHERE started_at < ?");
-    remove.bind(1, older_than);
+    SQLite::Statement remove(impl_->db,
+                             "DELETE FROM executions WHERE seq < ? AND started_at < ?");
+    remove.bind(1, seq_floor(older_than) + kSeqSlots);
+    remove.bind(2, older_than);
     const auto deleted = static_cast<std::size_t>(remove.exec());
     // Whole buckets before the cut go; the bucket the cut falls in is rebuilt from its rows.
     const auto cut_bucket = detail::bucket_of(older_than);
@@ -574,11 +667,12 @@ std::size_t SqliteStore::delete_old_executions(double older_than) {
       drop.bind(1, cut_bucket);
       drop.exec();
     }
+    const Where bucket_rows =
+        row_filter({}, static_cast<double>(cut_bucket),
+                   static_cast<double>(cut_bucket + detail::kBucketSeconds));
     SQLite::Statement rows(impl_->db, std::string("SELECT ") + kRecordColumns +
-                                          ", events FROM executions WHERE started_at >= ? AND "
-                                          "started_at < ?");
-    rows.bind(1, static_cast<double>(cut_bucket));
-    rows.bind(2, static_cast<double>(cut_bucket + detail::kBucketSeconds));
+                                          ", events FROM executions" + bucket_rows.sql());
+    bucket_rows.bind(rows);
     while (rows.executeStep()) impl_->rollups.add(impl_->read_record(rows, true));
     impl_->rollups.apply(impl_->db);
     transaction.commit();
@@ -607,7 +701,7 @@ void SqliteStore::rebuild_rollups() {
     SQLite::Transaction transaction(impl_->db, SQLite::TransactionBehavior::IMMEDIATE);
     impl_->db.exec("DELETE FROM execution_rollups; DELETE FROM llm_rollups");
     SQLite::Statement rows(impl_->db, std::string("SELECT ") + kRecordColumns +
-                                          ", events FROM executions ORDER BY started_at");
+                                          ", events FROM executions ORDER BY seq");
     std::size_t pending = 0;
     while (rows.executeStep()) {
       impl_->rollups.add(impl_->read_record(rows, true));
