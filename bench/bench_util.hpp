@@ -5,7 +5,11 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
+#include <sstream>
+#include <unistd.h>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -45,6 +49,29 @@ inline double current_rss_mib() {
     if (line.rfind("VmRSS:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
   }
   return 0.0;
+}
+
+// CPU seconds (user + system) used so far by each thread of this process, by thread name.
+inline std::vector<std::pair<std::string, double>> thread_cpu_seconds() {
+  std::vector<std::pair<std::string, double>> result;
+  const double ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream stat(task.path() / "stat");
+    std::string line;
+    std::getline(stat, line);
+    const auto open = line.find('(');
+    const auto close = line.rfind(')');
+    if (open == std::string::npos || close == std::string::npos) continue;
+    std::istringstream fields(line.substr(close + 2));
+    std::string field;
+    double utime = 0, stime = 0;
+    for (int i = 3; i <= 15 && fields >> field; ++i) {
+      if (i == 14) utime = std::stod(field);
+      if (i == 15) stime = std::stod(field);
+    }
+    result.emplace_back(line.substr(open + 1, close - open - 1), (utime + stime) / ticks);
+  }
+  return result;
 }
 
 }  // namespace kagura::bench

@@ -1,7 +1,8 @@
 // Ingest and query speed of the SQLite store on a large database, in one run:
 //
 //   1. baseline: a plain loop of prepared-statement inserts of the same rows (JSON columns
-//      serialised beforehand) into the same table and indexes, 1,000 rows per transaction;
+//      serialised beforehand) into the same table and indexes, in transactions of the same size
+//      as the pipeline's batches;
 //   2. Kagura: the same executions submitted by an agent thread to the AsyncWriter (overflow
 //      policy block, so the figure is the sustained rate), serialised, inserted and rolled up
 //      on the writer thread;
@@ -28,6 +29,7 @@
 #include "kagura/pipeline/async_writer.hpp"
 #include "kagura/pricing/price_table.hpp"
 #include "kagura/storage/sqlite_store.hpp"
+#include "kagura/telemetry/collector.hpp"
 #include "kagura/telemetry/ids.hpp"
 #include "telemetry/execution_json.hpp"
 
@@ -93,7 +95,8 @@ void remove_db(const fs::path& path) {
   for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(path.string() + suffix);
 }
 
-// A plain insert loop: prepared statement, bound columns, 1,000 rows per transaction.
+// A plain insert loop: prepared statement, bound columns, as many rows per transaction as the
+// pipeline writes.
 double plain_insert_loop(const fs::path& path, const std::vector<Execution>& templates,
                          std::size_t n, double t0) {
   remove_db(path);
@@ -124,7 +127,8 @@ double plain_insert_loop(const fs::path& path, const std::vector<Execution>& tem
   std::size_t i = 0;
   while (i < n) {
     SQLite::Transaction transaction(db);
-    for (std::size_t k = 0; k < 1000 && i < n; ++k, ++i) {
+    for (std::size_t k = 0; k < kagura::pipeline::AsyncWriterOptions{}.max_batch && i < n;
+         ++k, ++i) {
       const auto& t = templates[i % templates.size()];
       const auto& row = rows[i % templates.size()];
       const std::string id = kagura::telemetry::new_execution_id();
@@ -165,6 +169,7 @@ struct IngestResult {
   double rate;
   double peak_mib;
   kagura::pipeline::PipelineStats stats;
+  std::string cpu;  // CPU seconds per thread during the run
 };
 
 IngestResult pipeline_ingest(const fs::path& path, const std::vector<Execution>& templates,
@@ -183,7 +188,48 @@ IngestResult pipeline_ingest(const fs::path& path, const std::vector<Execution>&
   }
   writer.flush(std::chrono::hours(1));
   const double rate = static_cast<double>(n) / kagura::bench::seconds_since(start);
-  return {rate, kagura::bench::peak_rss_mib(), writer.stats()};
+  std::string cpu;
+  for (const auto& [name, seconds] : kagura::bench::thread_cpu_seconds()) {
+    if (name.rfind("kagura-", 0) == 0) cpu += " " + name + " " + std::to_string(seconds) + "s";
+  }
+  return {rate, kagura::bench::peak_rss_mib(), writer.stats(), cpu};
+}
+
+// The same ingest fed the way agents feed it: each execution recorded through the collector (at
+// the current time), instead of copied from a template.
+IngestResult collector_ingest(const fs::path& path, const std::vector<Execution>& templates,
+                              std::size_t n) {
+  remove_db(path);
+  kagura::bench::reset_peak_rss();
+  auto store = std::make_shared<kagura::storage::SqliteStore>(path.string());
+  kagura::pipeline::AsyncWriterOptions options;
+  options.overflow = kagura::pipeline::OverflowPolicy::block;
+  auto writer = std::make_shared<kagura::pipeline::AsyncWriter>(store, options);
+  kagura::telemetry::Collector collector(
+      writer, std::make_shared<const kagura::pricing::PriceTable>(
+                  kagura::pricing::PriceTable::builtin()));
+  const auto start = std::chrono::steady_clock::now();
+  for (std::size_t i = 0; i < n; ++i) {
+    const auto& t = templates[i % templates.size()];
+    const auto& llm = std::get<kagura::telemetry::LlmCall>(t.events[0].payload);
+    auto scope = collector.track_execution(t.agent_name, t.kwargs);
+    scope.record_llm_call({.model = llm.model,
+                           .provider = llm.provider,
+                           .prompt_tokens = llm.prompt_tokens,
+                           .completion_tokens = llm.completion_tokens,
+                           .duration = llm.duration,
+                           .finish_reason = llm.finish_reason});
+    scope.record_tool_call({.tool_name = "web_search", .kwargs = {{"q", "kagura"}}, .duration = 0.05});
+    scope.record_memory_operation({.operation = "add", .memory_type = "conversation", .items = 1});
+    if (t.status == kagura::telemetry::ExecutionStatus::failed) scope.fail(t.error);
+  }
+  writer->flush(std::chrono::hours(1));
+  const double rate = static_cast<double>(n) / kagura::bench::seconds_since(start);
+  std::string cpu;
+  for (const auto& [name, seconds] : kagura::bench::thread_cpu_seconds()) {
+    if (name.rfind("kagura-", 0) == 0) cpu += " " + name + " " + std::to_string(seconds) + "s";
+  }
+  return {rate, kagura::bench::peak_rss_mib(), writer->stats(), cpu};
 }
 
 double time_query_ms(int repetitions, const std::function<void()>& query) {
@@ -207,6 +253,12 @@ int main(int argc, char** argv) {
   const auto templates = make_templates();
   const double t0 = kagura::telemetry::unix_now() - kSpanSeconds;
 
+  if (std::getenv("KAGURA_BENCH_COLLECTOR") != nullptr) {
+    const auto result = collector_ingest(dir / "collector.db", templates, n);
+    std::printf("collector-fed ingest: %.0f/s, peak %.1f MiB, cpu:%s\n", result.rate,
+                result.peak_mib, result.cpu.c_str());
+    return 0;
+  }
   std::vector<double> plain_rates, kagura_rates, peaks;
   kagura::pipeline::PipelineStats last_stats;
   for (int r = 0; r < repetitions; ++r) {
@@ -215,8 +267,8 @@ int main(int argc, char** argv) {
     kagura_rates.push_back(result.rate);
     peaks.push_back(result.peak_mib);
     last_stats = result.stats;
-    std::printf("  repetition %d: plain %.0f/s, kagura %.0f/s, peak %.1f MiB\n", r + 1,
-                plain_rates.back(), kagura_rates.back(), peaks.back());
+    std::printf("  repetition %d: plain %.0f/s, kagura %.0f/s, peak %.1f MiB, cpu:%s\n", r + 1,
+                plain_rates.back(), kagura_rates.back(), peaks.back(), result.cpu.c_str());
   }
   const double plain = kagura::bench::median(plain_rates);
   const double ours = kagura::bench::median(kagura_rates);

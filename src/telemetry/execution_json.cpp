@@ -267,9 +267,11 @@ void put_event_storage(Writer& w, const Event& event) {
 
 template <typename Fn>
 void write_with(std::string& out, Fn&& fn) {
+  // Kept per thread: a new Writer allocates its nesting stack on first use.
   thread_local Buffer buffer;
+  thread_local Writer writer(buffer);
   buffer.Clear();
-  Writer writer(buffer);
+  writer.Reset(buffer);
   fn(writer);
   out.assign(buffer.GetString(), buffer.GetSize());
 }

@@ -37,7 +37,8 @@ OverflowPolicy parse_overflow_policy(std::string_view text);
 struct AsyncWriterOptions {
   // Executions waiting to be written (queued or prepared); the batch being written is extra.
   std::size_t queue_capacity = 16384;
-  std::size_t max_batch = 1024;        // executions per transaction
+  // Executions per transaction: larger batches rewrite the same tail pages less often.
+  std::size_t max_batch = 4096;
   // How long a partly filled batch may wait before it is written.
   std::chrono::milliseconds flush_interval{200};
   OverflowPolicy overflow = OverflowPolicy::drop_newest;

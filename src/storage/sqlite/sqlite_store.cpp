@@ -226,7 +226,11 @@ struct SqliteStore::Impl {
         const auto parent = std::filesystem::path(path).parent_path();
         if (!parent.empty()) std::filesystem::create_directories(parent);
       }
-      SQLite::Database db(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_URI,
+      // Every use of the connection holds Impl::mutex, so SQLite's own per-call locking
+      // (serialized mode) would only add a lock and unlock to every bind and step.
+      SQLite::Database db(path,
+                          SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_URI |
+                              SQLite::OPEN_NOMUTEX,
                           kBusyTimeoutMs);
       // Larger pages suit rows of about half a kilobyte; only takes effect on a new file.
       db.exec("PRAGMA page_size = 16384");
