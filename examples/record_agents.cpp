@@ -3,7 +3,7 @@
 // runtime does: no store is set up by hand, the first use initialises itself.
 //
 // Until the agent runtime exists this drives the collector directly, with made-up token counts
-// standing in for real LLM responses.
+// and short sleeps standing in for real LLM responses.
 
 #include <chrono>
 #include <cstdio>
@@ -18,6 +18,13 @@
 namespace {
 
 using kagura::telemetry::Collector;
+
+// Stands in for the network round trip of an LLM or tool call; returns its length in seconds.
+double pretend_to_wait(std::mt19937& random, int min_ms, int max_ms) {
+  const auto ms = std::uniform_int_distribution<int>(min_ms, max_ms)(random);
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+  return ms / 1000.0;
+}
 using kagura::telemetry::ExecutionScope;
 
 std::string translate(Collector& collector, const std::string& text, std::mt19937& random) {
@@ -30,7 +37,7 @@ std::string translate(Collector& collector, const std::string& text, std::mt1993
                                                   .provider = "openai",
                                                   .prompt_tokens = tokens(random),
                                                   .completion_tokens = tokens(random) / 2,
-                                                  .duration = 0.004,
+                                                  .duration = pretend_to_wait(random, 5, 25),
                                                   .finish_reason = "stop"});
                            scope.record_memory_operation(
                                {.operation = "add", .memory_type = "conversation", .items = 1});
@@ -46,17 +53,19 @@ std::string research(Collector& collector, const std::string& topic, std::mt1993
                            .prompt_tokens = tokens(random),
                            .completion_tokens = 60,
                            .cached_tokens = 100,
-                           .duration = 0.006,
+                           .duration = pretend_to_wait(random, 10, 40),
                            .finish_reason = "tool_use"});
     scope.record_tool_call(
-        {.tool_name = "web_search", .kwargs = {{"query", topic}}, .duration = 0.002});
+        {.tool_name = "web_search",
+         .kwargs = {{"query", topic}},
+         .duration = pretend_to_wait(random, 2, 10)});
     // A nested agent: recorded as a child execution in the same trace.
     const auto summary = translate(collector, "summary of " + topic, random);
     scope.record_llm_call({.model = "anthropic/claude-sonnet-4-5",
                            .provider = "anthropic",
                            .prompt_tokens = tokens(random),
                            .completion_tokens = tokens(random) / 4,
-                           .duration = 0.008,
+                           .duration = pretend_to_wait(random, 10, 40),
                            .finish_reason = "end_turn"});
     scope.add_tag("team", "research");
     if (topic == "unreachable") throw std::runtime_error("search backend timed out");

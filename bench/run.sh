@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Builds the benchmarks in Release mode and runs them as docs/benchmarks.md reports them.
+#   bench/run.sh [executions=1000000] [repetitions=3]
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+build_dir="$root/build-bench"
+"$root/scripts/install_deps.sh"
+KAGURA_BUILD_DIR="$build_dir" KAGURA_BUILD_TYPE=Release "$root/scripts/build.sh" -DKAGURA_BUILD_TESTS=OFF
+
+echo "== caller-side overhead, rounds of 1,000 (the writer keeps up) =="
+"$build_dir/bench/overhead_bench" 21 1000
+echo "== caller-side overhead, bursts of 10,000 (the queue fills faster than it drains) =="
+"$build_dir/bench/overhead_bench" 21 10000
+echo "== ingest and queries =="
+"$build_dir/bench/store_bench" "${1:-1000000}" "${2:-3}"
