@@ -2,15 +2,16 @@
 
 // Small helpers shared by the benchmarks: wall-clock timing, medians and peak memory.
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-#include <unistd.h>
-#include <utility>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace kagura::bench {

@@ -206,8 +206,8 @@ IngestResult collector_ingest(const fs::path& path, const std::vector<Execution>
   options.overflow = kagura::pipeline::OverflowPolicy::block;
   auto writer = std::make_shared<kagura::pipeline::AsyncWriter>(store, options);
   kagura::telemetry::Collector collector(
-      writer, std::make_shared<const kagura::pricing::PriceTable>(
-                  kagura::pricing::PriceTable::builtin()));
+      writer,
+      std::make_shared<const kagura::pricing::PriceTable>(kagura::pricing::PriceTable::builtin()));
   const auto start = std::chrono::steady_clock::now();
   for (std::size_t i = 0; i < n; ++i) {
     const auto& t = templates[i % templates.size()];
@@ -219,7 +219,8 @@ IngestResult collector_ingest(const fs::path& path, const std::vector<Execution>
                            .completion_tokens = llm.completion_tokens,
                            .duration = llm.duration,
                            .finish_reason = llm.finish_reason});
-    scope.record_tool_call({.tool_name = "web_search", .kwargs = {{"q", "kagura"}}, .duration = 0.05});
+    scope.record_tool_call(
+        {.tool_name = "web_search", .kwargs = {{"q", "kagura"}}, .duration = 0.05});
     scope.record_memory_operation({.operation = "add", .memory_type = "conversation", .items = 1});
     if (t.status == kagura::telemetry::ExecutionStatus::failed) scope.fail(t.error);
   }

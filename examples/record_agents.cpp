@@ -55,10 +55,9 @@ std::string research(Collector& collector, const std::string& topic, std::mt1993
                            .cached_tokens = 100,
                            .duration = pretend_to_wait(random, 10, 40),
                            .finish_reason = "tool_use"});
-    scope.record_tool_call(
-        {.tool_name = "web_search",
-         .kwargs = {{"query", topic}},
-         .duration = pretend_to_wait(random, 2, 10)});
+    scope.record_tool_call({.tool_name = "web_search",
+                            .kwargs = {{"query", topic}},
+                            .duration = pretend_to_wait(random, 2, 10)});
     // A nested agent: recorded as a child execution in the same trace.
     const auto summary = translate(collector, "summary of " + topic, random);
     scope.record_llm_call({.model = "anthropic/claude-sonnet-4-5",

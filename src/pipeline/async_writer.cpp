@@ -83,13 +83,13 @@ void AsyncWriter::submit(std::shared_ptr<const telemetry::Execution> execution) 
         note_drop_locked(1);
         return;
       case OverflowPolicy::drop_oldest:
-        if (queue_.empty()) {
-          // Everything waiting is already serialised for the writer; the newest gives way.
-          note_drop_locked(1);
-          return;
+        if (evicted_staged_ < staged_) {
+          // The oldest waiting executions are the staged ones, already taken off the queue.
+          ++evicted_staged_;
+        } else {
+          evicted = std::move(queue_.front());
+          queue_.pop_front();
         }
-        evicted = std::move(queue_.front());
-        queue_.pop_front();
         ++done_seq_;
         note_drop_locked(1);
         break;
@@ -169,8 +169,11 @@ void AsyncWriter::run_encoder() {
       ready_.push_back(std::move(prepared));
       batch_ready_.notify_one();
     } else {
+      // A batch that could not be prepared fails whole; drops already counted stay counted.
+      const std::size_t evicted = std::min(evicted_staged_, take);
+      evicted_staged_ -= evicted;
       staged_ -= take;
-      count_done_locked(take, 0, &error);
+      count_done_locked(take - evicted, 0, &error);
     }
   }
   encoder_done_ = true;
@@ -185,7 +188,10 @@ void AsyncWriter::run_writer() {
     if (ready_.empty()) break;
     auto prepared = std::move(ready_.front());
     ready_.pop_front();
-    staged_ -= prepared->size();
+    const std::size_t evicted = std::min(evicted_staged_, prepared->size());
+    prepared->skip_front(evicted);
+    evicted_staged_ -= evicted;
+    staged_ -= prepared->size() + evicted;
     progress_.notify_all();  // room on the queue, and for the next prepared batch
     lock.unlock();
     write_prepared(*prepared);

@@ -517,8 +517,7 @@ std::vector<Event> parse_events_storage(std::string_view text) {
       event.payload = std::move(call);
     } else if (kind == "t") {
       event.payload = ToolCall{text_of(item[2]), item[3], number(item[4]),
-                               item[5].is_boolean() ? item[5].get<bool>() : true,
-                               text_of(item[6])};
+                               item[5].is_boolean() ? item[5].get<bool>() : true, text_of(item[6])};
     } else if (kind == "m") {
       event.payload = MemoryOperation{text_of(item[2]), text_of(item[3]), number(item[4]),
                                       integer(item[5]), item[6]};

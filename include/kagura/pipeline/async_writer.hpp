@@ -102,7 +102,10 @@ class AsyncWriter final : public telemetry::ExecutionSink {
   // waiting). They count against queue_capacity with the queue, so the bound holds for
   // everything that waits; only the batch being written is outside it.
   std::size_t staged_ = 0;
-  std::size_t waiting_locked() const noexcept { return queue_.size() + staged_; }
+  // Staged executions that drop_oldest has dropped; the writer skips them at the front of the
+  // next batches it takes, which hold the oldest staged executions.
+  std::size_t evicted_staged_ = 0;
+  std::size_t waiting_locked() const noexcept { return queue_.size() + staged_ - evicted_staged_; }
   bool encoder_waiting_ = false;
   bool encoder_done_ = false;
   bool flush_requested_ = false;

@@ -6,9 +6,9 @@
 // a few thousand small merges instead of a sort of every row.
 
 #include <cstdint>
-#include <vector>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace kagura::storage {
 

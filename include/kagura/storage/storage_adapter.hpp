@@ -2,6 +2,7 @@
 
 // The one interface behind which every telemetry store lives (RFC-030's StorageAdapter).
 
+#include <algorithm>
 #include <cstddef>
 #include <memory>
 #include <optional>
@@ -36,19 +37,30 @@ class PreparedBatch {
       : executions_(std::move(executions)) {}
   virtual ~PreparedBatch() = default;
 
-  std::size_t size() const noexcept { return executions_.size(); }
+  // The executions still to be written: the pipeline may drop some from the front (the oldest)
+  // while the batch waits, under the drop_oldest overflow policy.
+  std::size_t size() const noexcept { return executions_.size() - skipped_; }
+  std::size_t skipped() const noexcept { return skipped_; }
+  void skip_front(std::size_t count) noexcept {
+    skipped_ = std::min(executions_.size(), skipped_ + count);
+  }
+  // All executions, including skipped ones, in the order they were prepared.
   const std::vector<std::shared_ptr<const telemetry::Execution>>& executions() const noexcept {
     return executions_;
   }
+  // The executions to write.
   std::vector<const telemetry::Execution*> pointers() const {
     std::vector<const telemetry::Execution*> result;
-    result.reserve(executions_.size());
-    for (const auto& execution : executions_) result.push_back(execution.get());
+    result.reserve(size());
+    for (std::size_t i = skipped_; i < executions_.size(); ++i) {
+      result.push_back(executions_[i].get());
+    }
     return result;
   }
 
  private:
   std::vector<std::shared_ptr<const telemetry::Execution>> executions_;
+  std::size_t skipped_ = 0;
 };
 
 class StorageAdapter {

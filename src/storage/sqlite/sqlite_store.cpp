@@ -163,7 +163,9 @@ void enable_wal(SQLite::Database& db) {
   }
 }
 
-std::string mask_location(const std::string& path) { return path; }
+std::string mask_location(const std::string& path) {
+  return path;
+}
 
 // The stored string itself, so that it can be bound without a copy.
 const std::string& primary_model_of(const Execution& e) {
@@ -228,10 +230,10 @@ struct SqliteStore::Impl {
       }
       // Every use of the connection holds Impl::mutex, so SQLite's own per-call locking
       // (serialized mode) would only add a lock and unlock to every bind and step.
-      SQLite::Database db(path,
-                          SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_URI |
-                              SQLite::OPEN_NOMUTEX,
-                          kBusyTimeoutMs);
+      SQLite::Database db(
+          path,
+          SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_URI | SQLite::OPEN_NOMUTEX,
+          kBusyTimeoutMs);
       // Larger pages suit rows of about half a kilobyte; only takes effect on a new file.
       db.exec("PRAGMA page_size = 16384");
       if (path != kMemory) enable_wal(db);
@@ -320,7 +322,7 @@ struct SqliteStore::Impl {
 
   // Writes a batch in one transaction: its rows, and the rollups of the rows that were new.
   std::size_t write_rows(std::span<const Execution* const> batch,
-                         const std::vector<EncodedRow>& rows) {
+                         std::span<const EncodedRow> rows) {
     SQLite::Transaction transaction(db, SQLite::TransactionBehavior::IMMEDIATE);
     std::size_t inserted = 0;
     for (std::size_t i = 0; i < batch.size(); ++i) {
@@ -449,7 +451,7 @@ std::size_t SqliteStore::save_executions(std::span<const Execution* const> batch
   try {
     if (impl_->rows.size() < batch.size()) impl_->rows.resize(batch.size());
     for (std::size_t i = 0; i < batch.size(); ++i) encode_row(*batch[i], impl_->rows[i]);
-    return impl_->write_rows(batch, impl_->rows);
+    return impl_->write_rows(batch, std::span<const EncodedRow>(impl_->rows).first(batch.size()));
   } catch (const std::exception& e) {
     impl_->rollups = {};
     impl_->insert.tryReset();
@@ -460,8 +462,8 @@ std::size_t SqliteStore::save_executions(std::span<const Execution* const> batch
 std::unique_ptr<PreparedBatch> SqliteStore::prepare(
     std::vector<std::shared_ptr<const Execution>> batch) {
   auto prepared = std::make_unique<SqlitePreparedBatch>(std::move(batch));
-  prepared->rows.resize(prepared->size());
-  for (std::size_t i = 0; i < prepared->size(); ++i) {
+  prepared->rows.resize(prepared->executions().size());
+  for (std::size_t i = 0; i < prepared->rows.size(); ++i) {
     encode_row(*prepared->executions()[i], prepared->rows[i]);
   }
   return prepared;
@@ -473,7 +475,9 @@ std::size_t SqliteStore::write_prepared(PreparedBatch& batch) {
   if (prepared->size() == 0) return 0;
   std::lock_guard lock(impl_->mutex);
   try {
-    return impl_->write_rows(prepared->pointers(), prepared->rows);
+    return impl_->write_rows(
+        prepared->pointers(),
+        std::span<const EncodedRow>(prepared->rows).subspan(prepared->skipped()));
   } catch (const std::exception& e) {
     impl_->rollups = {};
     impl_->insert.tryReset();
@@ -659,8 +663,7 @@ std::size_t SqliteStore::delete_old_executions(double older_than) {
   std::lock_guard lock(impl_->mutex);
   try {
     SQLite::Transaction transaction(impl_->db, SQLite::TransactionBehavior::IMMEDIATE);
-    SQLite::Statement remove(impl_->db,
-                             "DELETE FROM executions WHERE seq < ? AND started_at < ?");
+    SQLite::Statement remove(impl_->db, "DELETE FROM executions WHERE seq < ? AND started_at < ?");
     remove.bind(1, seq_floor(older_than) + kSeqSlots);
     remove.bind(2, older_than);
     const auto deleted = static_cast<std::size_t>(remove.exec());
@@ -671,9 +674,8 @@ std::size_t SqliteStore::delete_old_executions(double older_than) {
       drop.bind(1, cut_bucket);
       drop.exec();
     }
-    const Where bucket_rows =
-        row_filter({}, static_cast<double>(cut_bucket),
-                   static_cast<double>(cut_bucket + detail::kBucketSeconds));
+    const Where bucket_rows = row_filter({}, static_cast<double>(cut_bucket),
+                                         static_cast<double>(cut_bucket + detail::kBucketSeconds));
     SQLite::Statement rows(impl_->db, std::string("SELECT ") + kRecordColumns +
                                           ", events FROM executions" + bucket_rows.sql());
     bucket_rows.bind(rows);
