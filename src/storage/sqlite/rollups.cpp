@@ -48,14 +48,33 @@ std::optional<double> optional_double(const SQLite::Column& column) {
 
 }  // namespace
 
+detail::Totals read_totals(SQLite::Statement& row, int first) {
+  const auto column = [&](int offset) { return row.getColumn(first + offset); };
+  detail::Totals t;
+  t.executions = column(0).getInt64();
+  t.with_duration = column(1).getInt64();
+  t.duration_sum = column(2).getDouble();
+  const auto sketch = column(3);
+  t.durations = DurationSketch::decode(std::string_view(
+      static_cast<const char*>(sketch.getBlob()), static_cast<std::size_t>(sketch.getBytes())));
+  t.llm_calls = column(4).getInt64();
+  t.tool_calls = column(5).getInt64();
+  t.memory_operations = column(6).getInt64();
+  t.prompt_tokens = column(7).getInt64();
+  t.completion_tokens = column(8).getInt64();
+  t.cached_tokens = column(9).getInt64();
+  t.reasoning_tokens = column(10).getInt64();
+  t.unpriced_llm_calls = column(11).getInt64();
+  t.cost_nanos = column(12).getInt64();
+  t.first_started_at = optional_double(column(13));
+  t.last_started_at = optional_double(column(14));
+  return t;
+}
+
 void RollupDelta::apply(SQLite::Database& db) {
-  SQLite::Statement read_cell(db,
-                              "SELECT executions, with_duration, duration_sum, duration_sketch, "
-                              "llm_calls, tool_calls, memory_operations, prompt_tokens, "
-                              "completion_tokens, cached_tokens, reasoning_tokens, "
-                              "unpriced_llm_calls, cost_nanos, first_started_at, last_started_at "
-                              "FROM execution_rollups WHERE bucket = ? AND agent_name = ? AND "
-                              "status = ?");
+  SQLite::Statement read_cell(db, std::string("SELECT ") + kTotalsColumns +
+                                      " FROM execution_rollups WHERE bucket = ? AND "
+                                      "agent_name = ? AND status = ?");
   SQLite::Statement write_cell(
       db,
       "INSERT OR REPLACE INTO execution_rollups (bucket, agent_name, status, executions, "
@@ -69,25 +88,7 @@ void RollupDelta::apply(SQLite::Database& db) {
     read_cell.bind(1, bucket);
     read_cell.bind(2, agent);
     read_cell.bind(3, status_text);
-    if (read_cell.executeStep()) {
-      cell.executions = read_cell.getColumn(0).getInt64();
-      cell.with_duration = read_cell.getColumn(1).getInt64();
-      cell.duration_sum = read_cell.getColumn(2).getDouble();
-      const auto sketch = read_cell.getColumn(3);
-      cell.durations = DurationSketch::decode(std::string_view(
-          static_cast<const char*>(sketch.getBlob()), static_cast<std::size_t>(sketch.getBytes())));
-      cell.llm_calls = read_cell.getColumn(4).getInt64();
-      cell.tool_calls = read_cell.getColumn(5).getInt64();
-      cell.memory_operations = read_cell.getColumn(6).getInt64();
-      cell.prompt_tokens = read_cell.getColumn(7).getInt64();
-      cell.completion_tokens = read_cell.getColumn(8).getInt64();
-      cell.cached_tokens = read_cell.getColumn(9).getInt64();
-      cell.reasoning_tokens = read_cell.getColumn(10).getInt64();
-      cell.unpriced_llm_calls = read_cell.getColumn(11).getInt64();
-      cell.cost_nanos = read_cell.getColumn(12).getInt64();
-      cell.first_started_at = optional_double(read_cell.getColumn(13));
-      cell.last_started_at = optional_double(read_cell.getColumn(14));
-    }
+    if (read_cell.executeStep()) cell = read_totals(read_cell, 0);
     read_cell.reset();
     cell.merge(delta);
 

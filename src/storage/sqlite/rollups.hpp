@@ -4,6 +4,7 @@
 // each write transaction.
 
 #include <SQLiteCpp/Database.h>
+#include <SQLiteCpp/Statement.h>
 
 #include <string>
 #include <vector>
@@ -11,6 +12,15 @@
 #include "storage/aggregate.hpp"
 
 namespace kagura::storage::sqlite_detail {
+
+// The columns of an execution rollup cell after its key, in the order read_totals() reads them.
+inline constexpr const char* kTotalsColumns =
+    "executions, with_duration, duration_sum, duration_sketch, llm_calls, tool_calls, "
+    "memory_operations, prompt_tokens, completion_tokens, cached_tokens, reasoning_tokens, "
+    "unpriced_llm_calls, cost_nanos, first_started_at, last_started_at";
+
+// Reads kTotalsColumns from the current row, starting at column `first`.
+detail::Totals read_totals(SQLite::Statement& row, int first);
 
 // Rollups of the executions of one batch, merged into the tables by apply().
 class RollupDelta {

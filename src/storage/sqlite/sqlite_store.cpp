@@ -375,59 +375,43 @@ struct SqliteStore::Impl {
   }
 
   // Adds the rows in `where` to `accumulate` one summary at a time.
+  // Calls accumulate(row, summary) for each execution row in `where`; `leading` names columns
+  // selected before the summary (e.g. "agent_name, "), which start the row.
   template <typename Fn>
-  void for_each_summary(const Where& where, Fn&& accumulate) {
+  void for_each_summary(const std::string& leading, const Where& where, Fn&& accumulate) {
     SQLite::Statement rows(
-        db, std::string("SELECT ") + kSummaryColumns + " FROM executions" + where.sql());
+        db, "SELECT " + leading + kSummaryColumns + " FROM executions" + where.sql());
     where.bind(rows);
+    const int first = leading.empty() ? 0 : 1;
     while (rows.executeStep()) {
+      const auto column = [&](int offset) { return rows.getColumn(first + offset); };
       detail::ExecutionSummary s;
-      s.status = telemetry::parse_execution_status(text_of(rows.getColumn(0)));
-      if (!rows.getColumn(1).isNull()) s.duration = rows.getColumn(1).getDouble();
-      s.started_at = rows.getColumn(2).getDouble();
-      s.llm_calls = rows.getColumn(3).getInt64();
-      s.tool_calls = rows.getColumn(4).getInt64();
-      s.memory_operations = rows.getColumn(5).getInt64();
-      s.prompt_tokens = rows.getColumn(6).getInt64();
-      s.completion_tokens = rows.getColumn(7).getInt64();
-      s.cached_tokens = rows.getColumn(8).getInt64();
-      s.reasoning_tokens = rows.getColumn(9).getInt64();
-      s.unpriced_llm_calls = rows.getColumn(10).getInt64();
-      s.cost_nanos = rows.getColumn(11).getInt64();
-      accumulate(s);
+      s.status = telemetry::parse_execution_status(text_of(column(0)));
+      if (!column(1).isNull()) s.duration = column(1).getDouble();
+      s.started_at = column(2).getDouble();
+      s.llm_calls = column(3).getInt64();
+      s.tool_calls = column(4).getInt64();
+      s.memory_operations = column(5).getInt64();
+      s.prompt_tokens = column(6).getInt64();
+      s.completion_tokens = column(7).getInt64();
+      s.cached_tokens = column(8).getInt64();
+      s.reasoning_tokens = column(9).getInt64();
+      s.unpriced_llm_calls = column(10).getInt64();
+      s.cost_nanos = column(11).getInt64();
+      accumulate(rows, s);
     }
   }
 
-  // Adds the rollup cells in `where` to `accumulate`, with the key column named by `key_sql`.
+  // Calls accumulate(key, status, totals) for each rollup cell in `where`; the key is the
+  // column named by `key_sql`.
   template <typename Fn>
   void for_each_rollup_cell(const std::string& key_sql, const Where& where, Fn&& accumulate) {
-    SQLite::Statement rows(
-        db, "SELECT " + key_sql +
-                ", status, executions, with_duration, duration_sum, duration_sketch, llm_calls, "
-                "tool_calls, memory_operations, prompt_tokens, completion_tokens, cached_tokens, "
-                "reasoning_tokens, unpriced_llm_calls, cost_nanos, first_started_at, "
-                "last_started_at FROM execution_rollups" +
-                where.sql());
+    SQLite::Statement rows(db, "SELECT " + key_sql + ", status, " + sqlite_detail::kTotalsColumns +
+                                   " FROM execution_rollups" + where.sql());
     where.bind(rows);
     while (rows.executeStep()) {
-      detail::Totals t;
       const auto status = telemetry::parse_execution_status(text_of(rows.getColumn(1)));
-      t.executions = rows.getColumn(2).getInt64();
-      t.with_duration = rows.getColumn(3).getInt64();
-      t.duration_sum = rows.getColumn(4).getDouble();
-      t.durations = DurationSketch::decode(text_of(rows.getColumn(5)));
-      t.llm_calls = rows.getColumn(6).getInt64();
-      t.tool_calls = rows.getColumn(7).getInt64();
-      t.memory_operations = rows.getColumn(8).getInt64();
-      t.prompt_tokens = rows.getColumn(9).getInt64();
-      t.completion_tokens = rows.getColumn(10).getInt64();
-      t.cached_tokens = rows.getColumn(11).getInt64();
-      t.reasoning_tokens = rows.getColumn(12).getInt64();
-      t.unpriced_llm_calls = rows.getColumn(13).getInt64();
-      t.cost_nanos = rows.getColumn(14).getInt64();
-      if (!rows.getColumn(15).isNull()) t.first_started_at = rows.getColumn(15).getDouble();
-      if (!rows.getColumn(16).isNull()) t.last_started_at = rows.getColumn(16).getDouble();
-      accumulate(rows.getColumn(0), status, t);
+      accumulate(rows.getColumn(0), status, sqlite_detail::read_totals(rows, 2));
     }
   }
 };
@@ -552,8 +536,9 @@ SummaryStats SqliteStore::get_summary_stats(const ExecutionFilter& filter) {
           });
     }
     for (const auto& range : row_ranges(split)) {
-      impl_->for_each_summary(row_filter(filter, range.from, range.to),
-                              [&](const detail::ExecutionSummary& s) { stats.add(s); });
+      impl_->for_each_summary(
+          "", row_filter(filter, range.from, range.to),
+          [&](SQLite::Statement&, const detail::ExecutionSummary& s) { stats.add(s); });
     }
     return stats.to_stats();
   } catch (const std::exception& e) {
@@ -621,27 +606,12 @@ std::vector<CostGroup> SqliteStore::get_cost_breakdown(CostGrouping grouping,
       }
       for (const auto& range : row_ranges(split)) {
         const Where where = row_filter(filter, range.from, range.to);
-        SQLite::Statement rows(impl_->db, std::string("SELECT agent_name, ") + kSummaryColumns +
-                                              " FROM executions" + where.sql());
-        where.bind(rows);
-        while (rows.executeStep()) {
-          detail::ExecutionSummary s;
-          s.status = telemetry::parse_execution_status(text_of(rows.getColumn(1)));
-          if (!rows.getColumn(2).isNull()) s.duration = rows.getColumn(2).getDouble();
-          s.started_at = rows.getColumn(3).getDouble();
-          s.llm_calls = rows.getColumn(4).getInt64();
-          s.tool_calls = rows.getColumn(5).getInt64();
-          s.memory_operations = rows.getColumn(6).getInt64();
-          s.prompt_tokens = rows.getColumn(7).getInt64();
-          s.completion_tokens = rows.getColumn(8).getInt64();
-          s.cached_tokens = rows.getColumn(9).getInt64();
-          s.reasoning_tokens = rows.getColumn(10).getInt64();
-          s.unpriced_llm_calls = rows.getColumn(11).getInt64();
-          s.cost_nanos = rows.getColumn(12).getInt64();
-          const std::string name = by_day ? detail::utc_day(detail::bucket_of(s.started_at))
-                                          : rows.getColumn(0).getString();
-          by_key[name].add(s);
-        }
+        impl_->for_each_summary(
+            "agent_name, ", where, [&](SQLite::Statement& row, const detail::ExecutionSummary& s) {
+              const std::string name = by_day ? detail::utc_day(detail::bucket_of(s.started_at))
+                                              : row.getColumn(0).getString();
+              by_key[name].add(s);
+            });
       }
       for (const auto& [key, totals] : by_key) groups.push_back(detail::to_cost_group(key, totals));
     }
