@@ -180,15 +180,17 @@ IngestResult pipeline_ingest(const fs::path& path, const std::vector<Execution>&
   kagura::pipeline::AsyncWriterOptions options;
   options.overflow = kagura::pipeline::OverflowPolicy::block;
   kagura::pipeline::AsyncWriter writer(store, options);
+  const double producer_cpu_start = kagura::bench::this_thread_cpu_seconds();
   const auto start = std::chrono::steady_clock::now();
   for (std::size_t i = 0; i < n; ++i) {
     auto e = std::make_shared<Execution>(templates[i % templates.size()]);
     stamp(*e, i, n, t0);
     writer.submit(std::move(e));
   }
+  const double producer_cpu = kagura::bench::this_thread_cpu_seconds() - producer_cpu_start;
   writer.flush(std::chrono::hours(1));
   const double rate = static_cast<double>(n) / kagura::bench::seconds_since(start);
-  std::string cpu;
+  std::string cpu = " producer " + std::to_string(producer_cpu) + "s";
   for (const auto& [name, seconds] : kagura::bench::thread_cpu_seconds()) {
     if (name.rfind("kagura-", 0) == 0) cpu += " " + name + " " + std::to_string(seconds) + "s";
   }
