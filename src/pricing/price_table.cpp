@@ -241,12 +241,12 @@ std::string_view strip_version_suffix(std::string_view name) {
   return name;
 }
 
-void check_price(const std::string& model, const ModelPrice& price) {
+void check_price(std::string_view model, const ModelPrice& price) {
   if (model.empty()) throw std::invalid_argument("kagura pricing: model name must not be empty");
   const bool negative = price.prompt < 0 || price.completion < 0 ||
                         price.cached_prompt.value_or(0) < 0 || price.cache_write.value_or(0) < 0;
   if (negative) {
-    throw std::invalid_argument("kagura pricing: model '" + model +
+    throw std::invalid_argument("kagura pricing: model '" + std::string(model) +
                                 "': prices must not be negative");
   }
 }
@@ -338,7 +338,7 @@ PriceTable PriceTable::from_file(const std::filesystem::path& path) {
   return from_json(text.str(), name);
 }
 
-void PriceTable::set_price(std::string model, ModelPrice price) {
+void PriceTable::set_price(std::string_view model, ModelPrice price) {
   check_price(model, price);
   prices_.insert_or_assign(ascii_lower(model), std::move(price));
 }

@@ -38,7 +38,8 @@ namespace detail {
 std::atomic<bool> g_telemetry_enabled{true};
 }
 
-Telemetry::Telemetry(std::shared_ptr<storage::StorageAdapter> store, TelemetryOptions options)
+Telemetry::Telemetry(std::shared_ptr<storage::StorageAdapter> store,
+                     const TelemetryOptions& options)
     : store_(std::move(store)) {
   if (!store_) throw std::invalid_argument("Telemetry needs a store");
   writer_ = std::make_shared<pipeline::AsyncWriter>(store_, options.pipeline);

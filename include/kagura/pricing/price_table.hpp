@@ -64,7 +64,7 @@ class PriceTable {
   static PriceTable from_file(const std::filesystem::path& path);
 
   // Adds or replaces one model's price.
-  void set_price(std::string model, ModelPrice price);
+  void set_price(std::string_view model, ModelPrice price);
   // Adds or replaces every entry of `overrides`.
   void merge(const PriceTable& overrides);
 

@@ -36,7 +36,8 @@ struct TelemetryOptions {
 
 class Telemetry {
  public:
-  explicit Telemetry(std::shared_ptr<storage::StorageAdapter> store, TelemetryOptions options = {});
+  explicit Telemetry(std::shared_ptr<storage::StorageAdapter> store,
+                     const TelemetryOptions& options = {});
   // A Telemetry that records nothing.
   static std::shared_ptr<Telemetry> disabled();
   // Builds the store a configuration names. Throws config::ConfigError or storage::StorageError.

@@ -74,7 +74,7 @@ void bind_text_or_null(SQLite::Statement& statement, int index, const std::strin
 // parameters ever reach the SQL text.
 class Where {
  public:
-  void add(std::string condition) {
+  void add(std::string_view condition) {
     sql_ += sql_.empty() ? " WHERE " : " AND ";
     sql_ += condition;
   }
