@@ -4,12 +4,14 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <future>
 #include <memory>
 #include <mutex>
 #include <set>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -265,58 +267,47 @@ std::vector<std::string> overfill(AsyncWriter& writer, GateStore& store) {
   return ids;
 }
 
-TEST(AsyncWriterTest, DropNewestKeepsTheOldestAndWarnsOnce) {
+// Overfills a capacity-2 queue under a dropping `policy` (see overfill): two of the five
+// executions are dropped and only the first drop is announced, by a notice naming the policy
+// (`policy_name`). `queued` is what the stats count as queued while the store is blocked;
+// `kept` are the indices of the submitted executions that get written, in order.
+void expect_drops_two_of_five(OverflowPolicy policy, std::string_view policy_name,
+                              std::uint64_t queued, const std::vector<std::size_t>& kept) {
   NoticeCapture notices;
   auto store = std::make_shared<GateStore>();
   AsyncWriterOptions options = quiet_options();
   options.queue_capacity = 2;
-  options.overflow = OverflowPolicy::drop_newest;
+  options.overflow = policy;
   AsyncWriter writer(store, options);
   const auto ids = overfill(writer, *store);
 
   PipelineStats stats = writer.stats();
-  EXPECT_EQ(stats.queued, 3U);
+  EXPECT_EQ(stats.queued, queued);
   EXPECT_EQ(stats.dropped, 2U);
-  EXPECT_EQ(stats.pending, 3U);
+  EXPECT_EQ(stats.pending, 3U) << "dropped executions are not pending";
 
   store->open();
   ASSERT_TRUE(writer.flush(kGenerous));
-  EXPECT_EQ(store->saved_ids(), (std::vector<std::string>{ids[0], ids[1], ids[2]}));
+  std::vector<std::string> kept_ids;
+  for (const std::size_t i : kept) kept_ids.push_back(ids.at(i));
+  EXPECT_EQ(store->saved_ids(), kept_ids);
   stats = writer.stats();
   EXPECT_EQ(stats.written, 3U);
   EXPECT_EQ(stats.dropped, 2U);
   EXPECT_EQ(stats.pending, 0U);
 
   EXPECT_EQ(notices.count_containing("queue full"), 1U) << "only the first drop is announced";
-  EXPECT_EQ(notices.count_containing("drop_newest"), 1U);
+  EXPECT_EQ(notices.count_containing(policy_name), 1U);
   EXPECT_EQ(notices.messages().size(), 1U);
 }
 
+TEST(AsyncWriterTest, DropNewestKeepsTheOldestAndWarnsOnce) {
+  expect_drops_two_of_five(OverflowPolicy::drop_newest, "drop_newest", 3, {0, 1, 2});
+}
+
 TEST(AsyncWriterTest, DropOldestKeepsTheNewestAndWarnsOnce) {
-  NoticeCapture notices;
-  auto store = std::make_shared<GateStore>();
-  AsyncWriterOptions options = quiet_options();
-  options.queue_capacity = 2;
-  options.overflow = OverflowPolicy::drop_oldest;
-  AsyncWriter writer(store, options);
-  const auto ids = overfill(writer, *store);
-
-  PipelineStats stats = writer.stats();
-  EXPECT_EQ(stats.queued, 5U);
-  EXPECT_EQ(stats.dropped, 2U);
-  EXPECT_EQ(stats.pending, 3U) << "evicted executions are no longer pending";
-
-  store->open();
-  ASSERT_TRUE(writer.flush(kGenerous));
-  EXPECT_EQ(store->saved_ids(), (std::vector<std::string>{ids[0], ids[3], ids[4]}));
-  stats = writer.stats();
-  EXPECT_EQ(stats.written, 3U);
-  EXPECT_EQ(stats.dropped, 2U);
-  EXPECT_EQ(stats.pending, 0U);
-
-  EXPECT_EQ(notices.count_containing("queue full"), 1U);
-  EXPECT_EQ(notices.count_containing("drop_oldest"), 1U);
-  EXPECT_EQ(notices.messages().size(), 1U);
+  // The evicted executions were queued before they were dropped.
+  expect_drops_two_of_five(OverflowPolicy::drop_oldest, "drop_oldest", 5, {0, 3, 4});
 }
 
 TEST(AsyncWriterTest, BlockPolicyMakesSubmitWaitForRoom) {

@@ -2,57 +2,25 @@
 
 #include <gtest/gtest.h>
 
-#include <atomic>
-#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
-#include <fstream>
 #include <initializer_list>
 #include <limits>
-#include <random>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+
+#include "support/test_support.hpp"
 
 namespace kagura::pricing {
 namespace {
 
 namespace fs = std::filesystem;
 
+using test::TempDir;
+
 constexpr std::int64_t kMillion = 1'000'000;
-
-// A fresh directory per test, removed afterwards, so tests can run in parallel (ctest -j) and
-// leave nothing behind.
-class TempDir {
- public:
-  TempDir() {
-    static std::atomic<unsigned> counter{0};
-    std::random_device device;
-    const auto stamp = std::chrono::steady_clock::now().time_since_epoch().count();
-    path_ = fs::temp_directory_path() / ("kagura_pricing_test_" + std::to_string(device()) + "_" +
-                                         std::to_string(stamp) + "_" + std::to_string(counter++));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  const fs::path& path() const { return path_; }
-
-  fs::path write(const std::string& name, std::string_view text) const {
-    const fs::path file = path_ / name;
-    std::ofstream out(file, std::ios::binary);
-    out << text;
-    return file;
-  }
-
- private:
-  fs::path path_;
-};
 
 TokenUsage usage(std::int64_t prompt, std::int64_t completion, std::int64_t cached = 0,
                  std::int64_t cache_write = 0) {

@@ -24,18 +24,19 @@
 #include <vector>
 
 #include "storage/aggregate.hpp"
+#include "support/record_expectations.hpp"
 #include "support/test_support.hpp"
 
 namespace kagura::storage {
 namespace {
 
-using telemetry::CustomEvent;
 using telemetry::Event;
 using telemetry::Execution;
 using telemetry::ExecutionStatus;
 using telemetry::LlmCall;
 using telemetry::MemoryOperation;
 using telemetry::ToolCall;
+using test::expect_same_execution;
 using ::testing::HasSubstr;
 
 constexpr double kDay0 = 1699920000.0;  // 2023-11-14T00:00:00Z
@@ -87,82 +88,6 @@ std::size_t save_all(StorageAdapter& store, const std::vector<Execution>& execut
   std::vector<const Execution*> batch;
   for (const auto& e : executions) batch.push_back(&e);
   return store.save_executions(batch);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Comparison of records
-
-void expect_same_event(const Event& a, const Event& b) {
-  EXPECT_EQ(a.timestamp, b.timestamp);
-  EXPECT_EQ(a.type(), b.type());
-  ASSERT_EQ(a.payload.index(), b.payload.index());
-  if (const auto* call = std::get_if<LlmCall>(&a.payload)) {
-    const auto& other = std::get<LlmCall>(b.payload);
-    EXPECT_EQ(call->model, other.model);
-    EXPECT_EQ(call->provider, other.provider);
-    EXPECT_EQ(call->prompt_tokens, other.prompt_tokens);
-    EXPECT_EQ(call->completion_tokens, other.completion_tokens);
-    EXPECT_EQ(call->cached_tokens, other.cached_tokens);
-    EXPECT_EQ(call->cache_write_tokens, other.cache_write_tokens);
-    EXPECT_EQ(call->reasoning_tokens, other.reasoning_tokens);
-    EXPECT_EQ(call->duration, other.duration);
-    EXPECT_EQ(call->time_to_first_token, other.time_to_first_token);
-    EXPECT_EQ(call->finish_reason, other.finish_reason);
-    EXPECT_EQ(call->retries, other.retries);
-    EXPECT_EQ(call->cost_nanos, other.cost_nanos);
-    EXPECT_EQ(call->priced, other.priced);
-  } else if (const auto* tool = std::get_if<ToolCall>(&a.payload)) {
-    const auto& other = std::get<ToolCall>(b.payload);
-    EXPECT_EQ(tool->tool_name, other.tool_name);
-    EXPECT_EQ(tool->kwargs, other.kwargs);
-    EXPECT_EQ(tool->duration, other.duration);
-    EXPECT_EQ(tool->success, other.success);
-    EXPECT_EQ(tool->error, other.error);
-  } else if (const auto* op = std::get_if<MemoryOperation>(&a.payload)) {
-    const auto& other = std::get<MemoryOperation>(b.payload);
-    EXPECT_EQ(op->operation, other.operation);
-    EXPECT_EQ(op->memory_type, other.memory_type);
-    EXPECT_EQ(op->duration, other.duration);
-    EXPECT_EQ(op->items, other.items);
-    EXPECT_EQ(op->details, other.details);
-  } else {
-    const auto& custom = std::get<CustomEvent>(a.payload);
-    const auto& other = std::get<CustomEvent>(b.payload);
-    EXPECT_EQ(custom.type, other.type);
-    EXPECT_EQ(custom.data, other.data);
-  }
-}
-
-void expect_same_execution(const Execution& a, const Execution& b, bool with_events = true) {
-  EXPECT_EQ(a.id, b.id);
-  EXPECT_EQ(a.trace_id, b.trace_id);
-  EXPECT_EQ(a.parent_id, b.parent_id);
-  EXPECT_EQ(a.agent_name, b.agent_name);
-  EXPECT_EQ(a.started_at, b.started_at);
-  EXPECT_EQ(a.ended_at, b.ended_at);
-  EXPECT_EQ(a.duration, b.duration);
-  EXPECT_EQ(a.status, b.status);
-  EXPECT_EQ(a.error, b.error);
-  EXPECT_EQ(a.error_type, b.error_type);
-  EXPECT_EQ(a.kwargs, b.kwargs);
-  if (with_events) {
-    ASSERT_EQ(a.events.size(), b.events.size());
-    for (std::size_t i = 0; i < a.events.size(); ++i) {
-      SCOPED_TRACE("event " + std::to_string(i));
-      expect_same_event(a.events[i], b.events[i]);
-    }
-  }
-  EXPECT_EQ(a.metrics.llm_calls, b.metrics.llm_calls);
-  EXPECT_EQ(a.metrics.tool_calls, b.metrics.tool_calls);
-  EXPECT_EQ(a.metrics.memory_operations, b.metrics.memory_operations);
-  EXPECT_EQ(a.metrics.prompt_tokens, b.metrics.prompt_tokens);
-  EXPECT_EQ(a.metrics.completion_tokens, b.metrics.completion_tokens);
-  EXPECT_EQ(a.metrics.cached_tokens, b.metrics.cached_tokens);
-  EXPECT_EQ(a.metrics.reasoning_tokens, b.metrics.reasoning_tokens);
-  EXPECT_EQ(a.metrics.unpriced_llm_calls, b.metrics.unpriced_llm_calls);
-  EXPECT_EQ(a.metrics.cost_nanos, b.metrics.cost_nanos);
-  EXPECT_EQ(a.metrics.custom, b.metrics.custom);
-  EXPECT_EQ(a.tags, b.tags);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -739,61 +664,13 @@ TEST_P(SqliteStoreTest, GetExecutionsFiltersAndOrders) {
 }
 
 TEST_P(SqliteStoreTest, FullRecordRoundTrip) {
-  Execution e;
-  e.id = make_id(0x0192f0a1b2c37d4eULL, 0x8f0123456789abcdULL);
-  e.trace_id = make_id(0x0192f0a1b2c37000ULL, 1);
-  e.parent_id = make_id(0x0192f0a1b2c37000ULL, 2);
-  e.agent_name = "research-agent";
-  e.started_at = 1700000000.123456;
-  e.ended_at = 1700000003.654321;
-  e.duration = *e.ended_at - e.started_at;
-  e.status = ExecutionStatus::failed;
-  e.error = "tool exploded";
-  e.error_type = "RuntimeError";
+  Execution e = test::make_full_execution();
+  // Arguments of every JSON kind, and text beyond ASCII.
   e.kwargs = {{"query", "weather in 京都"},
               {"max_steps", 5},
               {"ratio", 0.25},
               {"flags", {true, false, nullptr}},
               {"nested", {{"a", {1, 2, 3}}}}};
-
-  LlmCall call = llm_call("gpt-4o-mini", 1200, 345, 123456789);
-  call.provider = "openai";
-  call.cached_tokens = 1024;
-  call.cache_write_tokens = 64;
-  call.reasoning_tokens = 100;
-  call.duration = 1.25;
-  call.time_to_first_token = 0.375;
-  call.finish_reason = "stop";
-  call.retries = 2;
-  e.metrics.add(call);
-  e.events.push_back(Event{1700000000.5, call});
-  const LlmCall unpriced = llm_call("my-local-model", 10, 20, 0, false);
-  e.metrics.add(unpriced);
-  e.events.push_back(Event{1700000001.0, unpriced});
-
-  ToolCall tool;
-  tool.tool_name = "calculator";
-  tool.kwargs = {{"expr", "1/0"}};
-  tool.duration = 0.01;
-  tool.success = false;
-  tool.error = "division by zero";
-  e.events.push_back(Event{1700000002.0, tool});
-  ++e.metrics.tool_calls;
-
-  MemoryOperation op;
-  op.operation = "add";
-  op.memory_type = "conversation";
-  op.duration = 0.002;
-  op.items = 4;
-  op.details = {{"trimmed", false}};
-  e.events.push_back(Event{1700000002.5, op});
-  ++e.metrics.memory_operations;
-
-  e.events.push_back(Event{1700000003.0, CustomEvent{"checkpoint", {{"step", 3}}}});
-  e.metrics.custom.emplace("quality", 0.875);
-  e.metrics.custom.emplace("label", "good");
-  e.metrics.custom.emplace("reviewed", true);
-  e.tags = {{"env", "test"}, {"team", "search"}};
 
   ASSERT_EQ(store().save_execution(e), 1u);
   const auto back = store().get_execution(e.id);

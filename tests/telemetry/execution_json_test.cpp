@@ -15,169 +15,29 @@
 #include <vector>
 
 #include "kagura/telemetry/execution.hpp"
+#include "support/record_expectations.hpp"
 
 namespace kagura::telemetry {
 namespace {
 
+using test::expect_same_events;
+using test::expect_same_execution;
+using test::make_full_execution;
+using test::make_llm_call;
 using ::testing::HasSubstr;
 using json = nlohmann::json;
 
 constexpr std::string_view kReplacement = "\xEF\xBF\xBD";  // U+FFFD
 
-LlmCall make_llm_call() {
-  LlmCall call;
-  call.model = "gpt-4o-mini";
-  call.provider = "openai";
-  call.prompt_tokens = 1200;
-  call.completion_tokens = 345;
-  call.cached_tokens = 1024;
-  call.cache_write_tokens = 64;
-  call.reasoning_tokens = 100;
-  call.duration = 1.25;
-  call.time_to_first_token = 0.375;
-  call.finish_reason = "stop";
-  call.retries = 2;
-  call.cost_nanos = 123456789;
-  call.priced = true;
-  return call;
-}
-
-// A record using every field: the four kinds of event, kwargs, custom metrics, tags, an error,
-// and parent and trace ids.
-Execution make_full_execution() {
+// A root execution, still running, with nothing optional set.
+Execution make_root_execution(double started_at) {
   Execution e;
   e.id = "0192f0a1b2c37d4e8f0123456789abcd";
-  e.trace_id = "0192f0a1b2c37000a000000000000001";
-  e.parent_id = "0192f0a1b2c37000a000000000000002";
-  e.agent_name = "research-agent";
-  e.started_at = 1700000000.123456;
-  e.ended_at = 1700000003.654321;
-  e.duration = *e.ended_at - e.started_at;
-  e.status = ExecutionStatus::failed;
-  e.error = "tool exploded";
-  e.error_type = "RuntimeError";
-  e.kwargs = {{"query", "weather in Kyoto"}, {"max_steps", 5}, {"nested", {{"a", {1, 2, 3}}}}};
-
-  const LlmCall call = make_llm_call();
-  e.events.push_back(Event{1700000000.5, call});
-  e.metrics.add(call);
-
-  LlmCall unpriced;
-  unpriced.model = "my-local-model";
-  unpriced.prompt_tokens = 10;
-  unpriced.completion_tokens = 20;
-  unpriced.duration = 0.5;
-  unpriced.priced = false;
-  e.events.push_back(Event{1700000001.0, unpriced});
-  e.metrics.add(unpriced);
-
-  ToolCall ok_tool;
-  ok_tool.tool_name = "search";
-  ok_tool.kwargs = {{"q", "kyoto"}, {"limit", 3}};
-  ok_tool.duration = 0.25;
-  e.events.push_back(Event{1700000001.5, ok_tool});
-  ++e.metrics.tool_calls;
-
-  ToolCall failed_tool;
-  failed_tool.tool_name = "calculator";
-  failed_tool.kwargs = {{"expr", "1/0"}};
-  failed_tool.duration = 0.01;
-  failed_tool.success = false;
-  failed_tool.error = "division by zero";
-  e.events.push_back(Event{1700000002.0, failed_tool});
-  ++e.metrics.tool_calls;
-
-  MemoryOperation op;
-  op.operation = "add";
-  op.memory_type = "conversation";
-  op.duration = 0.002;
-  op.items = 4;
-  op.details = {{"trimmed", false}};
-  e.events.push_back(Event{1700000002.5, op});
-  ++e.metrics.memory_operations;
-
-  e.events.push_back(Event{1700000003.0, CustomEvent{"checkpoint", {{"step", 3}, {"ok", true}}}});
-
-  e.metrics.custom.emplace("quality", 0.875);
-  e.metrics.custom.emplace("label", "good");
-  e.metrics.custom.emplace("reviewed", true);
-  e.metrics.custom.emplace("retries", 7);
-  e.tags = {{"env", "test"}, {"team", "search"}};
+  e.trace_id = e.id;
+  e.agent_name = "root";
+  e.started_at = started_at;
+  e.status = ExecutionStatus::running;
   return e;
-}
-
-void expect_same_llm_call(const LlmCall& a, const LlmCall& b) {
-  EXPECT_EQ(a.model, b.model);
-  EXPECT_EQ(a.provider, b.provider);
-  EXPECT_EQ(a.prompt_tokens, b.prompt_tokens);
-  EXPECT_EQ(a.completion_tokens, b.completion_tokens);
-  EXPECT_EQ(a.cached_tokens, b.cached_tokens);
-  EXPECT_EQ(a.cache_write_tokens, b.cache_write_tokens);
-  EXPECT_EQ(a.reasoning_tokens, b.reasoning_tokens);
-  EXPECT_EQ(a.duration, b.duration);
-  EXPECT_EQ(a.time_to_first_token, b.time_to_first_token);
-  EXPECT_EQ(a.finish_reason, b.finish_reason);
-  EXPECT_EQ(a.retries, b.retries);
-  EXPECT_EQ(a.cost_nanos, b.cost_nanos);
-  EXPECT_EQ(a.priced, b.priced);
-}
-
-void expect_same_event(const Event& a, const Event& b) {
-  EXPECT_EQ(a.timestamp, b.timestamp);
-  EXPECT_EQ(a.type(), b.type());
-  ASSERT_EQ(a.payload.index(), b.payload.index());
-  if (const auto* call = std::get_if<LlmCall>(&a.payload)) {
-    expect_same_llm_call(*call, std::get<LlmCall>(b.payload));
-  } else if (const auto* tool = std::get_if<ToolCall>(&a.payload)) {
-    const auto& other = std::get<ToolCall>(b.payload);
-    EXPECT_EQ(tool->tool_name, other.tool_name);
-    EXPECT_EQ(tool->kwargs, other.kwargs);
-    EXPECT_EQ(tool->duration, other.duration);
-    EXPECT_EQ(tool->success, other.success);
-    EXPECT_EQ(tool->error, other.error);
-  } else if (const auto* op = std::get_if<MemoryOperation>(&a.payload)) {
-    const auto& other = std::get<MemoryOperation>(b.payload);
-    EXPECT_EQ(op->operation, other.operation);
-    EXPECT_EQ(op->memory_type, other.memory_type);
-    EXPECT_EQ(op->duration, other.duration);
-    EXPECT_EQ(op->items, other.items);
-    EXPECT_EQ(op->details, other.details);
-  } else {
-    const auto& custom = std::get<CustomEvent>(a.payload);
-    const auto& other = std::get<CustomEvent>(b.payload);
-    EXPECT_EQ(custom.type, other.type);
-    EXPECT_EQ(custom.data, other.data);
-  }
-}
-
-void expect_same_execution(const Execution& a, const Execution& b) {
-  EXPECT_EQ(a.id, b.id);
-  EXPECT_EQ(a.trace_id, b.trace_id);
-  EXPECT_EQ(a.parent_id, b.parent_id);
-  EXPECT_EQ(a.agent_name, b.agent_name);
-  EXPECT_EQ(a.started_at, b.started_at);
-  EXPECT_EQ(a.ended_at, b.ended_at);
-  EXPECT_EQ(a.duration, b.duration);
-  EXPECT_EQ(a.status, b.status);
-  EXPECT_EQ(a.error, b.error);
-  EXPECT_EQ(a.error_type, b.error_type);
-  EXPECT_EQ(a.kwargs, b.kwargs);
-  ASSERT_EQ(a.events.size(), b.events.size());
-  for (std::size_t i = 0; i < a.events.size(); ++i) {
-    SCOPED_TRACE("event " + std::to_string(i));
-    expect_same_event(a.events[i], b.events[i]);
-  }
-  EXPECT_EQ(a.metrics.llm_calls, b.metrics.llm_calls);
-  EXPECT_EQ(a.metrics.tool_calls, b.metrics.tool_calls);
-  EXPECT_EQ(a.metrics.memory_operations, b.metrics.memory_operations);
-  EXPECT_EQ(a.metrics.prompt_tokens, b.metrics.prompt_tokens);
-  EXPECT_EQ(a.metrics.completion_tokens, b.metrics.completion_tokens);
-  EXPECT_EQ(a.metrics.cached_tokens, b.metrics.cached_tokens);
-  EXPECT_EQ(a.metrics.reasoning_tokens, b.metrics.reasoning_tokens);
-  EXPECT_EQ(a.metrics.unpriced_llm_calls, b.metrics.unpriced_llm_calls);
-  EXPECT_EQ(a.metrics.cost_nanos, b.metrics.cost_nanos);
-  EXPECT_EQ(a.metrics.custom, b.metrics.custom);
-  EXPECT_EQ(a.tags, b.tags);
 }
 
 std::set<std::string> keys_of(const json& object) {
@@ -224,12 +84,7 @@ TEST(ExecutionJson, TopLevelHasTheRfcShape) {
 }
 
 TEST(ExecutionJson, RootRunningExecutionHasNullParentEndAndError) {
-  Execution e;
-  e.id = "0192f0a1b2c37d4e8f0123456789abcd";
-  e.trace_id = e.id;
-  e.agent_name = "root";
-  e.started_at = 1700000000.0;
-  const json j = to_json(e);
+  const json j = to_json(make_root_execution(1700000000.0));
   EXPECT_EQ(keys_of(j), (std::set<std::string>{"id", "trace_id", "parent_id", "agent_name",
                                                "started_at", "ended_at", "duration", "status",
                                                "error", "kwargs", "events", "metrics", "tags"}));
@@ -358,12 +213,7 @@ TEST(ExecutionJson, RoundTripsThroughText) {
 }
 
 TEST(ExecutionJson, RoundTripsARootExecution) {
-  Execution e;
-  e.id = "0192f0a1b2c37d4e8f0123456789abcd";
-  e.trace_id = e.id;
-  e.agent_name = "root";
-  e.started_at = 1700000000.25;
-  e.status = ExecutionStatus::running;
+  const Execution e = make_root_execution(1700000000.25);
   expect_same_execution(e, execution_from_json(to_json(e)));
 }
 
@@ -391,9 +241,7 @@ TEST(ExecutionJson, EventsMetricsAndTagsRoundTripThroughTheirOwnWriters) {
   const Execution e = make_full_execution();
   std::string text;
   detail::write_events_json(e.events, text);
-  const auto events = detail::parse_events_json(text);
-  ASSERT_EQ(events.size(), e.events.size());
-  for (std::size_t i = 0; i < events.size(); ++i) expect_same_event(e.events[i], events[i]);
+  expect_same_events(e.events, detail::parse_events_json(text));
 
   detail::write_metrics_json(e.metrics, text);
   const Metrics metrics = detail::parse_metrics_json(text);
@@ -417,12 +265,7 @@ TEST(EventsStorage, RoundTripsEveryKindOfEvent) {
   e.events.push_back(Event{1700000005.0, no_details});
   std::string text;
   detail::write_events_storage(e.events, text);
-  const auto events = detail::parse_events_storage(text);
-  ASSERT_EQ(events.size(), e.events.size());
-  for (std::size_t i = 0; i < events.size(); ++i) {
-    SCOPED_TRACE("event " + std::to_string(i));
-    expect_same_event(e.events[i], events[i]);
-  }
+  expect_same_events(e.events, detail::parse_events_storage(text));
   std::string empty;
   detail::write_events_storage({}, empty);
   EXPECT_TRUE(detail::parse_events_storage(empty).empty());
@@ -649,92 +492,69 @@ void expect_invalid(const json& input, std::string_view field) {
   }
 }
 
+// The valid record with the value at `pointer` (a JSON pointer) replaced by `value` is rejected
+// with a message naming `field`.
+void expect_invalid_with(const std::string& pointer, const json& value, std::string_view field) {
+  json j = valid_json();
+  j[json::json_pointer(pointer)] = value;
+  expect_invalid(j, field);
+}
+
+// The valid record with the member at `pointer` removed is rejected with a message naming
+// `field`.
+void expect_invalid_without(const std::string& pointer, std::string_view field) {
+  json j = valid_json();
+  const json::json_pointer member(pointer);
+  j[member.parent_pointer()].erase(member.back());
+  expect_invalid(j, field);
+}
+
 TEST(ExecutionJsonMalformed, NotAnObject) {
   expect_invalid(json::array(), "execution");
   expect_invalid(json("text"), "execution");
 }
 
 TEST(ExecutionJsonMalformed, MissingOrBadId) {
-  json j = valid_json();
-  j.erase("id");
-  expect_invalid(j, "id");
-  j["id"] = "";
-  expect_invalid(j, "id");
-  j["id"] = 42;
-  expect_invalid(j, "id");
+  expect_invalid_without("/id", "id");
+  expect_invalid_with("/id", "", "id");
+  expect_invalid_with("/id", 42, "id");
 }
 
 TEST(ExecutionJsonMalformed, MissingAgentName) {
-  json j = valid_json();
-  j.erase("agent_name");
-  expect_invalid(j, "agent_name");
+  expect_invalid_without("/agent_name", "agent_name");
 }
 
 TEST(ExecutionJsonMalformed, EventsNotAnArray) {
-  json j = valid_json();
-  j["events"] = json::object();
-  expect_invalid(j, "events");
-  j["events"] = "[]";
-  expect_invalid(j, "events");
+  expect_invalid_with("/events", json::object(), "events");
+  expect_invalid_with("/events", "[]", "events");
 }
 
 TEST(ExecutionJsonMalformed, BadStatus) {
-  json j = valid_json();
-  j["status"] = "exploded";
-  expect_invalid(j, "status");
-  j["status"] = 3;
-  expect_invalid(j, "status");
+  expect_invalid_with("/status", "exploded", "status");
+  expect_invalid_with("/status", 3, "status");
 }
 
 TEST(ExecutionJsonMalformed, BadNumbers) {
-  json j = valid_json();
-  j["started_at"] = "yesterday";
-  expect_invalid(j, "started_at");
-
-  j = valid_json();
-  j["events"][0]["data"]["prompt_tokens"] = "many";
-  expect_invalid(j, "prompt_tokens");
-
-  j = valid_json();
-  j["events"][0]["timestamp"] = "now";
-  expect_invalid(j, "timestamp");
+  expect_invalid_with("/started_at", "yesterday", "started_at");
+  expect_invalid_with("/events/0/data/prompt_tokens", "many", "prompt_tokens");
+  expect_invalid_with("/events/0/timestamp", "now", "timestamp");
 }
 
 TEST(ExecutionJsonMalformed, EventWithoutType) {
-  json j = valid_json();
-  j["events"][5].erase("type");
-  expect_invalid(j, "type");
-  j = valid_json();
-  j["events"][0] = 17;
-  expect_invalid(j, "event");
+  expect_invalid_without("/events/5/type", "type");
+  expect_invalid_with("/events/0", 17, "event");
 }
 
 TEST(ExecutionJsonMalformed, BadMetrics) {
-  json j = valid_json();
-  j["metrics"] = json::array();
-  expect_invalid(j, "metrics");
-
-  j = valid_json();
-  j["metrics"]["llm_calls"] = "two";
-  expect_invalid(j, "llm_calls");
-
-  j = valid_json();
-  j["metrics"]["total_cost"] = "a lot";
-  expect_invalid(j, "total_cost");
+  expect_invalid_with("/metrics", json::array(), "metrics");
+  expect_invalid_with("/metrics/llm_calls", "two", "llm_calls");
+  expect_invalid_with("/metrics/total_cost", "a lot", "total_cost");
 }
 
 TEST(ExecutionJsonMalformed, BadBooleansAndEventData) {
-  json j = valid_json();
-  j["events"][0]["data"]["priced"] = "yes";
-  expect_invalid(j, "priced");
-
-  j = valid_json();
-  j["events"][2]["data"]["success"] = 1;
-  expect_invalid(j, "success");
-
-  j = valid_json();
-  j["events"][0]["data"] = "not an object";
-  expect_invalid(j, "data");
+  expect_invalid_with("/events/0/data/priced", "yes", "priced");
+  expect_invalid_with("/events/2/data/success", 1, "success");
+  expect_invalid_with("/events/0/data", "not an object", "data");
 }
 
 TEST(ExecutionJsonMalformed, StoredEventsTextThatIsNotAnArray) {
