@@ -38,6 +38,12 @@ double unix_now() noexcept {
 }
 
 std::string new_execution_id() {
+  std::string id;
+  new_execution_id(id);
+  return id;
+}
+
+void new_execution_id(std::string& id) {
   using namespace std::chrono;
   const auto now_ns = duration_cast<nanoseconds>(system_clock::now().time_since_epoch()).count();
   const auto unix_ms = static_cast<std::uint64_t>(now_ns / 1'000'000);
@@ -45,11 +51,10 @@ std::string new_execution_id() {
   const auto sub_ms = static_cast<std::uint64_t>((now_ns % 1'000'000) * 4096 / 1'000'000);
   const std::uint64_t high = (unix_ms << 16) | (0x7ULL << 12) | sub_ms;
   const std::uint64_t low = (next_random() & 0x3FFFFFFFFFFFFFFFULL) | 0x8000000000000000ULL;
-  std::string id;
+  id.clear();
   id.reserve(32);
   append_hex(id, high, 16);
   append_hex(id, low, 16);
-  return id;
 }
 
 }  // namespace kagura::telemetry

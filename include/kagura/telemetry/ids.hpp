@@ -11,5 +11,7 @@ double unix_now() noexcept;
 // sub-millisecond fraction in rand_a, so ids sort by creation time and double as OpenTelemetry
 // trace ids. Cheap enough for the agent's hot path: no lock, no system call.
 std::string new_execution_id();
+// The same, written into `out` (reusing its capacity).
+void new_execution_id(std::string& out);
 
 }  // namespace kagura::telemetry
