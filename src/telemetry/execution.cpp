@@ -45,11 +45,12 @@ void Metrics::add(const LlmCall& call) noexcept {
   if (!call.priced) ++unpriced_llm_calls;
 }
 
-std::string_view Execution::primary_model() const noexcept {
+const std::string& Execution::primary_model() const noexcept {
+  static const std::string kNone;
   for (const auto& event : events) {
     if (const auto* call = std::get_if<LlmCall>(&event.payload)) return call->model;
   }
-  return {};
+  return kNone;
 }
 
 }  // namespace kagura::telemetry

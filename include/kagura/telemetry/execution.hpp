@@ -110,7 +110,7 @@ struct Execution {
   std::map<std::string, std::string, std::less<>> tags;
 
   // The model of the first LLM call, shown in lists; empty when there was none.
-  std::string_view primary_model() const noexcept;
+  const std::string& primary_model() const noexcept;
 };
 
 // JSON in the RFC's shape: {"id", "trace_id", "parent_id", "agent_name", "started_at",

@@ -163,19 +163,6 @@ void enable_wal(SQLite::Database& db) {
   }
 }
 
-std::string mask_location(const std::string& path) {
-  return path;
-}
-
-// The stored string itself, so that it can be bound without a copy.
-const std::string& primary_model_of(const Execution& e) {
-  static const std::string kNone;
-  for (const auto& event : e.events) {
-    if (const auto* call = std::get_if<telemetry::LlmCall>(&event.payload)) return call->model;
-  }
-  return kNone;
-}
-
 // The serialised columns of one execution's row. Building them needs no database, so the
 // pipeline does it in prepare(), on another thread than the writes.
 struct EncodedRow {
@@ -263,7 +250,7 @@ struct SqliteStore::Impl {
   explicit Impl(std::string p) : path(std::move(p)), db(open(path)), insert(db, kInsertExecution) {}
 
   StorageError error(std::string_view what, const std::exception& e) const {
-    return StorageError("sqlite telemetry store " + mask_location(path) + ": " + std::string(what) +
+    return StorageError("sqlite telemetry store " + path + ": " + std::string(what) +
                         " failed: " + e.what());
   }
 
@@ -291,7 +278,7 @@ struct SqliteStore::Impl {
       insert.bindNoCopy(8, telemetry::to_string(e.status).data());
       bind_text_or_null(insert, 9, e.error);
       bind_text_or_null(insert, 10, e.error_type);
-      bind_text_or_null(insert, 11, primary_model_of(e));
+      bind_text_or_null(insert, 11, e.primary_model());
       const auto& m = e.metrics;
       insert.bind(12, m.llm_calls);
       insert.bind(13, m.tool_calls);
@@ -421,7 +408,7 @@ SqliteStore::SqliteStore(std::string path) : impl_(std::make_unique<Impl>(std::m
 SqliteStore::~SqliteStore() = default;
 
 std::string SqliteStore::location() const {
-  return mask_location(impl_->path);
+  return impl_->path;
 }
 
 int SqliteStore::schema_version() const {
