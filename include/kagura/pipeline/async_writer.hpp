@@ -6,9 +6,10 @@
 // StorageAdapter::prepare) while the other writes the previous one, so the database never
 // waits for the CPU work. The agent's thread never waits on the store.
 //
-// When the queue is full, the overflow policy decides, and whatever it decides is counted:
+// When queue_capacity executions are waiting (queued, or serialised for the writer), the
+// overflow policy decides, and whatever it decides is counted:
 //   drop_newest (default)  the execution being submitted is dropped; the agent never waits;
-//   drop_oldest            the oldest queued execution is dropped to make room;
+//   drop_oldest            the oldest waiting execution is dropped to make room;
 //   block                  the agent's thread waits for room (use when no loss is acceptable).
 // The first drop, and every failed batch, raise a notice (see notice.hpp), so nothing is
 // dropped silently.
