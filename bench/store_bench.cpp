@@ -11,7 +11,9 @@
 //
 // Executions are spread over 30 days in start order, as they arrive from running agents.
 //
-//   store_bench [executions=1000000] [repetitions=3] [directory=/tmp/kagura_store_bench]
+//   store_bench [executions=1000000] [repetitions=3] [directory=/tmp/kagura_store_bench] [only]
+//
+// `only` = "collector" runs just the collector-fed ingest (for profiling that path alone).
 
 #include <SQLiteCpp/Database.h>
 #include <SQLiteCpp/Statement.h>
@@ -211,6 +213,7 @@ IngestResult collector_ingest(const fs::path& path, const std::vector<Execution>
   kagura::telemetry::Collector collector(
       writer,
       std::make_shared<const kagura::pricing::PriceTable>(kagura::pricing::PriceTable::builtin()));
+  const double producer_cpu_start = kagura::bench::this_thread_cpu_seconds();
   const auto start = std::chrono::steady_clock::now();
   for (std::size_t i = 0; i < n; ++i) {
     const auto& t = templates[i % templates.size()];
@@ -227,9 +230,10 @@ IngestResult collector_ingest(const fs::path& path, const std::vector<Execution>
     scope.record_memory_operation({.operation = "add", .memory_type = "conversation", .items = 1});
     if (t.status == kagura::telemetry::ExecutionStatus::failed) scope.fail(t.error);
   }
+  const double producer_cpu = kagura::bench::this_thread_cpu_seconds() - producer_cpu_start;
   writer->flush(std::chrono::hours(1));
   const double rate = static_cast<double>(n) / kagura::bench::seconds_since(start);
-  std::string cpu;
+  std::string cpu = " agent thread " + std::to_string(producer_cpu) + "s";
   for (const auto& [name, seconds] : kagura::bench::thread_cpu_seconds()) {
     if (name.rfind("kagura-", 0) == 0) cpu += " " + name + " " + std::to_string(seconds) + "s";
   }
@@ -253,13 +257,14 @@ int main(int argc, char** argv) {
   const std::size_t n = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 1'000'000;
   const int repetitions = argc > 2 ? std::atoi(argv[2]) : 3;
   const fs::path dir = argc > 3 ? argv[3] : "/tmp/kagura_store_bench";
+  const bool collector_only = argc > 4 && std::string(argv[4]) == "collector";
   fs::create_directories(dir);
   const auto templates = make_templates();
   const double t0 = kagura::telemetry::unix_now() - kSpanSeconds;
 
   std::vector<double> plain_rates, kagura_rates, peaks, collector_rates, collector_peaks;
   kagura::pipeline::PipelineStats last_stats;
-  for (int r = 0; r < repetitions; ++r) {
+  for (int r = 0; r < repetitions && !collector_only; ++r) {
     plain_rates.push_back(plain_insert_loop(dir / "plain.db", templates, n, t0));
     const auto result = pipeline_ingest(dir / "kagura.db", templates, n, t0);
     kagura_rates.push_back(result.rate);
@@ -278,6 +283,7 @@ int main(int argc, char** argv) {
                 r + 1, fed.rate, fed.peak_mib, fed.cpu.c_str());
     remove_db(dir / "collector.db");
   }
+  if (collector_only) return 0;
   const double plain = kagura::bench::median(plain_rates);
   const double ours = kagura::bench::median(kagura_rates);
   std::printf("ingest of %zu executions (1 LLM + 1 tool + 1 memory event each), medians of %d\n", n,

@@ -5,6 +5,10 @@
 // execution costs more than the SQLite insert it feeds, and the writer thread has a budget of
 // a few microseconds per execution.
 
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -37,6 +41,38 @@ Metrics parse_metrics_json(std::string_view text);
 std::map<std::string, std::string, std::less<>> parse_tags_json(std::string_view text);
 Event event_from_json(const nlohmann::json& json);
 Metrics metrics_from_json(const nlohmann::json& json);
+
+// Serialises the JSON columns of a whole batch of rows into one buffer: one allocation that is
+// kept from batch to batch, instead of a string per column per row that one thread allocates
+// and another frees.
+class JsonArena {
+ public:
+  // Where a value lies in the buffer; offsets stay valid while the buffer grows.
+  struct Slice {
+    std::size_t offset = 0;
+    std::size_t size = 0;
+  };
+
+  JsonArena();
+  void clear();
+  // Plain text, not JSON: for columns the rows bind as they are.
+  Slice append_text(std::string_view text);
+  Slice append_value(const nlohmann::json& value);
+  Slice append_events_storage(const std::vector<Event>& events);
+  Slice append_custom_metrics(const std::map<std::string, nlohmann::json, std::less<>>& custom);
+  Slice append_tags(const std::map<std::string, std::string, std::less<>>& tags);
+  // Valid until the next append or clear().
+  std::string_view view(Slice slice) const noexcept {
+    return {buffer_.GetString() + slice.offset, slice.size};
+  }
+
+ private:
+  template <typename Fn>
+  Slice append(Fn&& fn);
+
+  rapidjson::StringBuffer buffer_;
+  rapidjson::Writer<rapidjson::StringBuffer> writer_;
+};
 
 // Replaces malformed UTF-8 sequences with U+FFFD so that every string we store is valid JSON.
 bool is_valid_utf8(std::string_view text) noexcept;

@@ -9,13 +9,16 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
 
 #include "storage/aggregate.hpp"
+#include "storage/sqlite/raw_statement.hpp"
 #include "storage/sqlite/rollups.hpp"
 #include "storage/sqlite/sqlite_schema.hpp"
+#include "storage/sqlite/wal_checkpointer.hpp"
 #include "telemetry/execution_json.hpp"
 
 namespace kagura::storage {
@@ -25,6 +28,7 @@ using telemetry::Execution;
 using telemetry::ExecutionStatus;
 
 constexpr int kBusyTimeoutMs = 10000;
+constexpr int kOpenFlags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_URI;
 
 constexpr const char* kInsertExecution =
     "INSERT INTO executions (seq, id, trace_id, parent_id, agent_name, started_at, duration, "
@@ -42,8 +46,15 @@ std::int64_t seq_floor(double started_at) {
   return static_cast<std::int64_t>(std::floor(started_at * 1e6)) * kSeqSlots;
 }
 
+// From the id's last eight bytes: the random tail of a generated UUIDv7, and cheaper than
+// hashing the whole id, which showed in the writer's profile.
 std::int64_t preferred_slot(const std::string& id) {
-  return static_cast<std::int64_t>(std::hash<std::string>{}(id) % kSeqSlots);
+  std::uint64_t tail = 0;
+  const std::size_t n = std::min<std::size_t>(id.size(), sizeof tail);
+  std::memcpy(&tail, id.data() + id.size() - n, n);
+  tail *= 0x9E3779B97F4A7C15ULL;  // Fibonacci hashing spreads the hex digits over the slots
+  static_assert(kSeqSlots == 1 << 10);
+  return static_cast<std::int64_t>(tail >> 54);  // top 10 bits: 0 .. kSeqSlots - 1
 }
 
 constexpr const char* kSummaryColumns =
@@ -60,14 +71,6 @@ constexpr const char* kRecordColumns =
 std::string_view text_of(const SQLite::Column& column) {
   if (column.isNull()) return {};
   return {static_cast<const char*>(column.getBlob()), static_cast<std::size_t>(column.getBytes())};
-}
-
-void bind_text_or_null(SQLite::Statement& statement, int index, const std::string& text) {
-  if (text.empty()) {
-    statement.bind(index);
-  } else {
-    statement.bindNoCopy(index, text);
-  }
 }
 
 // A WHERE clause built from a filter, with its parameters bound in order. Only bound
@@ -163,39 +166,110 @@ void enable_wal(SQLite::Database& db) {
   }
 }
 
-// The serialised columns of one execution's row. Building them needs no database, so the
-// pipeline does it in prepare(), on another thread than the writes.
+// Everything the insert of one execution's row binds, with its text in the batch's JsonArena.
+// Building it needs no database, so the pipeline does it in prepare(), on another thread than
+// the writes; the writer then reads this compact, sequential form instead of the executions.
 struct EncodedRow {
+  using Slice = telemetry::detail::JsonArena::Slice;
+  std::int64_t seq_base = 0;
+  std::int64_t seq_slot = 0;
+  double started_at = 0;
   std::optional<double> duration;
-  std::string kwargs;
-  std::string events;
-  std::string custom_metrics;  // empty: NULL
-  std::string tags;            // empty: NULL
+  telemetry::ExecutionStatus status = telemetry::ExecutionStatus::running;
+  struct Counts {
+    std::int64_t llm_calls, tool_calls, memory_operations, prompt_tokens, completion_tokens,
+        cached_tokens, reasoning_tokens, unpriced_llm_calls, cost_nanos;
+  } counts{};
+  // Text columns; an empty slice binds NULL.
+  Slice id, trace_id, parent_id, agent_name, error, error_type, model;
+  Slice kwargs, events, custom_metrics, tags;  // JSON
 };
 
-void encode_row(const Execution& e, EncodedRow& row) {
-  row.duration = e.duration;
-  if (!row.duration && e.ended_at) row.duration = *e.ended_at - e.started_at;
-  telemetry::detail::write_value_json(e.kwargs, row.kwargs);
-  telemetry::detail::write_events_storage(e.events, row.events);
-  if (e.metrics.custom.empty()) {
-    row.custom_metrics.clear();
-  } else {
-    nlohmann::json custom = nlohmann::json::object();
-    for (const auto& [name, value] : e.metrics.custom) custom[name] = value;
-    telemetry::detail::write_value_json(custom, row.custom_metrics);
+struct EncodedRows {
+  telemetry::detail::JsonArena arena;
+  std::vector<EncodedRow> rows;
+
+  void encode(std::span<const Execution* const> batch) {
+    using Slice = EncodedRow::Slice;
+    arena.clear();
+    rows.resize(batch.size());
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      const Execution& e = *batch[i];
+      EncodedRow& row = rows[i];
+      row.seq_base = seq_floor(e.started_at);
+      row.seq_slot = preferred_slot(e.id);
+      row.started_at = e.started_at;
+      row.duration = e.duration;
+      if (!row.duration && e.ended_at) row.duration = *e.ended_at - e.started_at;
+      row.status = e.status;
+      const auto& m = e.metrics;
+      row.counts = {m.llm_calls,        m.tool_calls,         m.memory_operations,
+                    m.prompt_tokens,    m.completion_tokens,  m.cached_tokens,
+                    m.reasoning_tokens, m.unpriced_llm_calls, m.cost_nanos};
+      row.id = arena.append_text(e.id);
+      // A root's trace id is its own id: stored as NULL, read back with coalesce().
+      row.trace_id = e.trace_id == e.id ? Slice{} : arena.append_text(e.trace_id);
+      row.parent_id = arena.append_text(e.parent_id);
+      row.agent_name = arena.append_text(e.agent_name);
+      row.error = arena.append_text(e.error);
+      row.error_type = arena.append_text(e.error_type);
+      row.model = arena.append_text(e.primary_model());
+      row.kwargs = arena.append_value(e.kwargs);
+      row.events = arena.append_events_storage(e.events);
+      row.custom_metrics =
+          e.metrics.custom.empty() ? Slice{} : arena.append_custom_metrics(e.metrics.custom);
+      row.tags = e.tags.empty() ? Slice{} : arena.append_tags(e.tags);
+    }
   }
-  if (e.tags.empty()) {
-    row.tags.clear();
-  } else {
-    telemetry::detail::write_tags_json(e.tags, row.tags);
+};
+
+// Encoded batches go back here when written, so that their buffers serve the next batches
+// instead of being freed and allocated again. Shared with the prepared batches, which may
+// outlive the store.
+class EncodedRowsPool {
+ public:
+  std::unique_ptr<EncodedRows> take() {
+    std::lock_guard lock(mutex_);
+    if (spare_.empty()) return std::make_unique<EncodedRows>();
+    auto rows = std::move(spare_.back());
+    spare_.pop_back();
+    return rows;
   }
-}
+  void give_back(std::unique_ptr<EncodedRows> rows) {
+    std::lock_guard lock(mutex_);
+    // The pipeline has at most a few batches in flight; more spares would only hold memory.
+    if (spare_.size() < 4) spare_.push_back(std::move(rows));
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<std::unique_ptr<EncodedRows>> spare_;
+};
 
 class SqlitePreparedBatch final : public PreparedBatch {
  public:
-  using PreparedBatch::PreparedBatch;
-  std::vector<EncodedRow> rows;
+  SqlitePreparedBatch(std::vector<std::shared_ptr<const Execution>> batch,
+                      std::shared_ptr<EncodedRowsPool> pool)
+      : PreparedBatch(std::move(batch)), pool_(std::move(pool)), encoded_(pool_->take()) {
+    std::vector<const Execution*> all;
+    all.reserve(executions().size());
+    for (const auto& e : executions()) all.push_back(e.get());
+    encoded_->encode(all);
+    // The rollups too, off the writer's thread; used when every row turns out to be new.
+    for (const auto* e : all) rollups_.add(*e);
+  }
+  ~SqlitePreparedBatch() override { pool_->give_back(std::move(encoded_)); }
+  SqlitePreparedBatch(const SqlitePreparedBatch&) = delete;
+  SqlitePreparedBatch& operator=(const SqlitePreparedBatch&) = delete;
+
+  const EncodedRows& encoded() const noexcept { return *encoded_; }
+  // The rollups of all executions of the batch, as prepared.
+  sqlite_detail::RollupDelta& rollups() noexcept { return rollups_; }
+
+ private:
+  sqlite_detail::RollupDelta rollups_;
+  std::shared_ptr<EncodedRowsPool> pool_;
+  std::unique_ptr<EncodedRows> encoded_;
 };
 
 }  // namespace
@@ -204,10 +278,15 @@ struct SqliteStore::Impl {
   std::string path;
   std::mutex mutex;
   SQLite::Database db;
-  SQLite::Statement insert;
+  sqlite_detail::RawStatement insert;
   // Reused by save_executions() for the rows of each batch.
-  std::vector<EncodedRow> rows;
+  EncodedRows rows;
+  std::shared_ptr<EncodedRowsPool> pool = std::make_shared<EncodedRowsPool>();
   sqlite_detail::RollupDelta rollups;
+  std::vector<bool> inserted_rows;  // of the batch being written
+  // Declared after db: destroyed first, so its thread and connection are gone before db's
+  // close checkpoints what is left of the log.
+  sqlite_detail::WalCheckpointer checkpointer;
 
   static SQLite::Database open(const std::string& path) {
     try {
@@ -217,10 +296,7 @@ struct SqliteStore::Impl {
       }
       // Every use of the connection holds Impl::mutex, so SQLite's own per-call locking
       // (serialized mode) would only add a lock and unlock to every bind and step.
-      SQLite::Database db(
-          path,
-          SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_URI | SQLite::OPEN_NOMUTEX,
-          kBusyTimeoutMs);
+      SQLite::Database db(path, kOpenFlags | SQLite::OPEN_NOMUTEX, kBusyTimeoutMs);
       // Larger pages suit rows of about half a kilobyte; only takes effect on a new file.
       db.exec("PRAGMA page_size = 16384");
       if (path != kMemory) enable_wal(db);
@@ -247,7 +323,13 @@ struct SqliteStore::Impl {
     }
   }
 
-  explicit Impl(std::string p) : path(std::move(p)), db(open(path)), insert(db, kInsertExecution) {}
+  explicit Impl(std::string p)
+      : path(std::move(p)),
+        db(open(path)),
+        insert(db, kInsertExecution),
+        checkpointer(path, kOpenFlags) {
+    checkpointer.attach(db);
+  }
 
   StorageError error(std::string_view what, const std::exception& e) const {
     return StorageError("sqlite telemetry store " + path + ": " + std::string(what) +
@@ -256,49 +338,47 @@ struct SqliteStore::Impl {
 
   // Inserts one row; false when its id is already stored. A clash of seq (two executions in
   // the same microsecond and slot) moves to the next free slot of that microsecond.
-  bool insert_row(const Execution& e, const EncodedRow& row) {
-    const std::int64_t base = seq_floor(e.started_at);
-    const std::int64_t slot = preferred_slot(e.id);
-    for (std::int64_t attempt = 0;; ++attempt) {
-      insert.bind(1, base + (slot + attempt) % kSeqSlots);
-      insert.bindNoCopy(2, e.id);
-      if (e.trace_id.empty() || e.trace_id == e.id) {
-        insert.bind(3);
+  bool insert_row(const EncodedRow& row, const telemetry::detail::JsonArena& arena) {
+    const auto bind_text = [&](int index, EncodedRow::Slice slice) {
+      if (slice.size == 0) {
+        insert.bind_null(index);
       } else {
-        insert.bindNoCopy(3, e.trace_id);
+        insert.bind_text(index, arena.view(slice));
       }
-      bind_text_or_null(insert, 4, e.parent_id);
-      insert.bindNoCopy(5, e.agent_name);
-      insert.bind(6, e.started_at);
+    };
+    for (std::int64_t attempt = 0;; ++attempt) {
+      insert.bind(1, row.seq_base + (row.seq_slot + attempt) % kSeqSlots);
+      bind_text(2, row.id);
+      bind_text(3, row.trace_id);
+      bind_text(4, row.parent_id);
+      bind_text(5, row.agent_name);
+      insert.bind(6, row.started_at);
       if (row.duration) {
         insert.bind(7, *row.duration);
       } else {
-        insert.bind(7);
+        insert.bind_null(7);
       }
-      insert.bindNoCopy(8, telemetry::to_string(e.status).data());
-      bind_text_or_null(insert, 9, e.error);
-      bind_text_or_null(insert, 10, e.error_type);
-      bind_text_or_null(insert, 11, e.primary_model());
-      const auto& m = e.metrics;
-      insert.bind(12, m.llm_calls);
-      insert.bind(13, m.tool_calls);
-      insert.bind(14, m.memory_operations);
-      insert.bind(15, m.prompt_tokens);
-      insert.bind(16, m.completion_tokens);
-      insert.bind(17, m.cached_tokens);
-      insert.bind(18, m.reasoning_tokens);
-      insert.bind(19, m.unpriced_llm_calls);
-      insert.bind(20, m.cost_nanos);
-      insert.bindNoCopy(21, row.kwargs);
-      insert.bindNoCopy(22, row.events);
-      bind_text_or_null(insert, 23, row.custom_metrics);
-      bind_text_or_null(insert, 24, row.tags);
+      insert.bind_text(8, telemetry::to_string(row.status));
+      bind_text(9, row.error);
+      bind_text(10, row.error_type);
+      bind_text(11, row.model);
+      const auto& c = row.counts;
+      insert.bind(12, c.llm_calls);
+      insert.bind(13, c.tool_calls);
+      insert.bind(14, c.memory_operations);
+      insert.bind(15, c.prompt_tokens);
+      insert.bind(16, c.completion_tokens);
+      insert.bind(17, c.cached_tokens);
+      insert.bind(18, c.reasoning_tokens);
+      insert.bind(19, c.unpriced_llm_calls);
+      insert.bind(20, c.cost_nanos);
+      bind_text(21, row.kwargs);
+      bind_text(22, row.events);
+      bind_text(23, row.custom_metrics);
+      bind_text(24, row.tags);
       try {
-        const bool inserted = insert.exec() == 1;
-        insert.reset();
-        return inserted;
+        return insert.execute() == 1;
       } catch (const SQLite::Exception& error) {
-        insert.tryReset();
         if (error.getExtendedErrorCode() != SQLITE_CONSTRAINT_PRIMARYKEY ||
             attempt + 1 >= kSeqSlots) {
           throw;
@@ -308,17 +388,28 @@ struct SqliteStore::Impl {
   }
 
   // Writes a batch in one transaction: its rows, and the rollups of the rows that were new.
-  std::size_t write_rows(std::span<const Execution* const> batch,
-                         std::span<const EncodedRow> rows) {
+  // `prepared_rollups`, when given, are those of every row of the batch, computed beforehand;
+  // they are used as they are unless a row was already stored.
+  std::size_t write_rows(std::span<const Execution* const> batch, std::span<const EncodedRow> rows,
+                         const telemetry::detail::JsonArena& arena,
+                         sqlite_detail::RollupDelta* prepared_rollups = nullptr) {
     SQLite::Transaction transaction(db, SQLite::TransactionBehavior::IMMEDIATE);
+    inserted_rows.assign(batch.size(), false);
     std::size_t inserted = 0;
     for (std::size_t i = 0; i < batch.size(); ++i) {
-      if (insert_row(*batch[i], rows[i])) {
-        rollups.add(*batch[i]);
+      if (insert_row(rows[i], arena)) {
+        inserted_rows[i] = true;
         ++inserted;
       }
     }
-    rollups.apply(db);
+    if (prepared_rollups != nullptr && inserted == batch.size()) {
+      prepared_rollups->apply(db);
+    } else {
+      for (std::size_t i = 0; i < batch.size(); ++i) {
+        if (inserted_rows[i]) rollups.add(*batch[i]);
+      }
+      rollups.apply(db);
+    }
     transaction.commit();
     return inserted;
   }
@@ -420,24 +511,18 @@ std::size_t SqliteStore::save_executions(std::span<const Execution* const> batch
   if (batch.empty()) return 0;
   std::lock_guard lock(impl_->mutex);
   try {
-    if (impl_->rows.size() < batch.size()) impl_->rows.resize(batch.size());
-    for (std::size_t i = 0; i < batch.size(); ++i) encode_row(*batch[i], impl_->rows[i]);
-    return impl_->write_rows(batch, std::span<const EncodedRow>(impl_->rows).first(batch.size()));
+    impl_->rows.encode(batch);
+    return impl_->write_rows(batch, impl_->rows.rows, impl_->rows.arena);
   } catch (const std::exception& e) {
     impl_->rollups = {};
-    impl_->insert.tryReset();
+    impl_->insert.reset();
     throw impl_->error("saving " + std::to_string(batch.size()) + " executions", e);
   }
 }
 
 std::unique_ptr<PreparedBatch> SqliteStore::prepare(
     std::vector<std::shared_ptr<const Execution>> batch) {
-  auto prepared = std::make_unique<SqlitePreparedBatch>(std::move(batch));
-  prepared->rows.resize(prepared->executions().size());
-  for (std::size_t i = 0; i < prepared->rows.size(); ++i) {
-    encode_row(*prepared->executions()[i], prepared->rows[i]);
-  }
-  return prepared;
+  return std::make_unique<SqlitePreparedBatch>(std::move(batch), impl_->pool);
 }
 
 std::size_t SqliteStore::write_prepared(PreparedBatch& batch) {
@@ -446,12 +531,15 @@ std::size_t SqliteStore::write_prepared(PreparedBatch& batch) {
   if (prepared->size() == 0) return 0;
   std::lock_guard lock(impl_->mutex);
   try {
-    return impl_->write_rows(
-        prepared->pointers(),
-        std::span<const EncodedRow>(prepared->rows).subspan(prepared->skipped()));
+    const auto& encoded = prepared->encoded();
+    // The prepared rollups count every execution of the batch, skipped ones too.
+    auto* rollups = prepared->skipped() == 0 ? &prepared->rollups() : nullptr;
+    return impl_->write_rows(prepared->pointers(),
+                             std::span<const EncodedRow>(encoded.rows).subspan(prepared->skipped()),
+                             encoded.arena, rollups);
   } catch (const std::exception& e) {
     impl_->rollups = {};
-    impl_->insert.tryReset();
+    impl_->insert.reset();
     throw impl_->error("saving " + std::to_string(prepared->size()) + " executions", e);
   }
 }
