@@ -1,6 +1,9 @@
 #include "kagura/pipeline/async_writer.hpp"
 
 #include <pthread.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <stdexcept>
@@ -119,11 +122,21 @@ void AsyncWriter::submit(std::shared_ptr<const telemetry::Execution> execution) 
 namespace {
 // Two prepared batches in flight keep the writer busy without holding much memory.
 constexpr std::size_t kMaxReady = 2;
+
+// On Linux, nice applies to the calling thread alone when given its thread id.
+void lower_priority(int niceness) {
+  if (niceness <= 0) return;
+  const auto tid = static_cast<id_t>(syscall(SYS_gettid));
+  const int current = getpriority(PRIO_PROCESS, tid);
+  // Failing is harmless (the threads keep the agents' priority), so the result is not checked.
+  (void)setpriority(PRIO_PROCESS, tid, std::min(19, current + niceness));
+}
 }  // namespace
 
 void AsyncWriter::run_encoder() {
   // Named so that top, perf and gdb show which threads are Kagura's.
   pthread_setname_np(pthread_self(), "kagura-encode");
+  lower_priority(options_.thread_niceness);
   std::unique_lock lock(mutex_);
   for (;;) {
     if (!spent_.empty()) {
@@ -182,6 +195,7 @@ void AsyncWriter::run_encoder() {
 
 void AsyncWriter::run_writer() {
   pthread_setname_np(pthread_self(), "kagura-writer");
+  lower_priority(options_.thread_niceness);
   std::unique_lock lock(mutex_);
   for (;;) {
     batch_ready_.wait(lock, [&] { return !ready_.empty() || encoder_done_; });

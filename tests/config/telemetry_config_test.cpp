@@ -56,7 +56,7 @@ TEST_F(TelemetryConfigTest, DefaultsWithoutEnvironmentOrFile) {
   EXPECT_TRUE(config.connection.empty());
   const pipeline::AsyncWriterOptions defaults;
   EXPECT_EQ(config.pipeline.queue_capacity, defaults.queue_capacity);
-  EXPECT_EQ(config.pipeline.queue_capacity, 16384U);
+  EXPECT_EQ(config.pipeline.queue_capacity, 8192U);
   EXPECT_EQ(config.pipeline.max_batch, 4096U);
   EXPECT_EQ(config.pipeline.flush_interval, std::chrono::milliseconds(200));
   EXPECT_EQ(config.pipeline.overflow, pipeline::OverflowPolicy::drop_newest);

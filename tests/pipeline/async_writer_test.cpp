@@ -1,7 +1,11 @@
 #include "kagura/pipeline/async_writer.hpp"
 
 #include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -506,6 +510,43 @@ TEST(AsyncWriterTest, ReleasingWriterAndCollectorWritesQueuedExecutions) {
   }
   EXPECT_TRUE(weak_writer.expired()) << "the queued executions keep the writer alive";
   EXPECT_EQ(store->count_executions({}), 3);
+}
+
+// Records the nice value of the thread that saves.
+class NicenessStore final : public FakeStore {
+ public:
+  std::vector<int> save_niceness() const {
+    std::lock_guard lock(mutex_);
+    return niceness_;
+  }
+
+ protected:
+  void before_save() override {
+    const int nice = getpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)));
+    std::lock_guard lock(mutex_);
+    niceness_.push_back(nice);
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::vector<int> niceness_;
+};
+
+TEST(AsyncWriterTest, PipelineThreadsRunAtTheConfiguredLowerPriority) {
+  const int ours = getpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)));
+  for (const int niceness : {0, 5}) {
+    auto store = std::make_shared<NicenessStore>();
+    auto options = quiet_options();
+    options.thread_niceness = niceness;
+    AsyncWriter writer(store, options);
+    writer.submit(make_execution("agent"));
+    ASSERT_TRUE(writer.flush(kGenerous));
+    ASSERT_FALSE(store->save_niceness().empty());
+    EXPECT_EQ(store->save_niceness().front(), std::min(19, ours + niceness))
+        << "thread_niceness " << niceness;
+  }
+  EXPECT_EQ(getpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid))), ours)
+      << "the agent's own thread keeps its priority";
 }
 
 TEST(AsyncWriterTest, RejectsBadConstruction) {

@@ -6,7 +6,7 @@
 //   KAGURA_TELEMETRY_BACKEND           sqlite (default)
 //   KAGURA_TELEMETRY_CONNECTION        the store; for sqlite a path (default
 //                                      ~/.kagura/telemetry.db) or :memory:
-//   KAGURA_TELEMETRY_QUEUE_CAPACITY    executions waiting to be written (default 16384)
+//   KAGURA_TELEMETRY_QUEUE_CAPACITY    executions waiting to be written (default 8192)
 //   KAGURA_TELEMETRY_BATCH_SIZE        executions per transaction (default 4096)
 //   KAGURA_TELEMETRY_FLUSH_INTERVAL_MS longest wait of a partial batch (default 200)
 //   KAGURA_TELEMETRY_OVERFLOW          drop_newest (default) | drop_oldest | block

@@ -37,7 +37,9 @@ OverflowPolicy parse_overflow_policy(std::string_view text);
 
 struct AsyncWriterOptions {
   // Executions waiting to be written (queued or prepared); the batch being written is extra.
-  std::size_t queue_capacity = 16384;
+  // A queued execution holds about 2.5 KB (one LLM, tool and memory event each), so the
+  // default bounds the queue near 20 MB while absorbing bursts of several thousand.
+  std::size_t queue_capacity = 8192;
   // Executions per transaction: larger batches rewrite the same tail pages less often.
   std::size_t max_batch = 4096;
   // How long a partly filled batch may wait before it is written.
@@ -47,6 +49,10 @@ struct AsyncWriterOptions {
   // as failed.
   int max_retries = 3;
   std::chrono::milliseconds retry_backoff{50};
+  // Nice value of the pipeline's threads (Linux: per thread). When the agents keep every core
+  // busy, the scheduler then gives them the CPU first and telemetry catches up when they
+  // wait, as agents waiting on an LLM mostly do. 0 runs the threads at the agents' priority.
+  int thread_niceness = 10;
 };
 
 struct PipelineStats {
