@@ -8,6 +8,7 @@ packages=(
   libsqlite3-dev libsqlitecpp-dev sqlite3
   nlohmann-json3-dev rapidjson-dev libfmt-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  libcurl4-openssl-dev libcpp-httplib-dev libkainjow-mustache-dev
 )
 
 missing=()

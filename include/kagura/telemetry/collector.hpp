@@ -167,15 +167,16 @@ class Collector {
     }
   }
 
-  // These record into the calling thread's current execution and do nothing when there is
-  // none, so library code can record without being handed a scope.
+  // These record into the calling thread's current execution, whichever collector started it,
+  // and do nothing when there is none, so library code (an LLM client, a memory) can record
+  // without being handed a scope or a collector: Collector::record_tool_call(...).
   static ExecutionContext current() noexcept;
-  void record_llm_call(const LlmCallInfo& call);
-  void record_tool_call(ToolCallInfo call);
-  void record_memory_operation(MemoryOperationInfo operation);
-  void record_event(std::string type, nlohmann::json data = nlohmann::json::object());
-  void record_metric(std::string name, nlohmann::json value);
-  void add_tag(std::string key, std::string value);
+  static void record_llm_call(const LlmCallInfo& call);
+  static void record_tool_call(ToolCallInfo call);
+  static void record_memory_operation(MemoryOperationInfo operation);
+  static void record_event(std::string type, nlohmann::json data = nlohmann::json::object());
+  static void record_metric(std::string name, nlohmann::json value);
+  static void add_tag(std::string key, std::string value);
 
   void set_enabled(bool enabled) noexcept { enabled_.store(enabled, std::memory_order_relaxed); }
   bool enabled() const noexcept { return enabled_.load(std::memory_order_relaxed); }
