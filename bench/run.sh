@@ -9,7 +9,9 @@ KAGURA_BUILD_DIR="$build_dir" KAGURA_BUILD_TYPE=Release "$root/scripts/build.sh"
 
 echo "== caller-side overhead, rounds of 1,000 (the writer keeps up) =="
 "$build_dir/bench/overhead_bench" 21 1000
-echo "== caller-side overhead, bursts of 10,000 (the queue fills faster than it drains) =="
-"$build_dir/bench/overhead_bench" 21 10000
+echo "== caller-side overhead, bursts of 8,000 (the default queue of 8,192 nearly fills) =="
+"$build_dir/bench/overhead_bench" 21 8000
 echo "== ingest and queries =="
 "$build_dir/bench/store_bench" "${1:-1000000}" "${2:-3}"
+echo "== telemetry's share of a full agent call (local HTTP server, one tool round) =="
+"$build_dir/bench/agent_overhead_bench" 21 200

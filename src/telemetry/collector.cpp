@@ -1,9 +1,13 @@
 #include "kagura/telemetry/collector.hpp"
 
+#include <cxxabi.h>
+
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <mutex>
 #include <set>
+#include <typeinfo>
 
 #include "kagura/pricing/price_table.hpp"
 #include "kagura/telemetry/ids.hpp"
@@ -296,11 +300,11 @@ std::string ExecutionContext::trace_id() const {
 
 ContextGuard::ContextGuard(ExecutionContext context) noexcept
     : context_(std::move(context)), previous_(t_current) {
-  if (context_.active_) t_current = context_.active_.get();
+  t_current = context_.active_.get();
 }
 
 ContextGuard::~ContextGuard() {
-  if (context_.active_) t_current = previous_;
+  t_current = previous_;
 }
 
 ExecutionScope::ExecutionScope(std::shared_ptr<detail::ActiveExecution> active)
@@ -364,7 +368,11 @@ void ExecutionScope::fail(std::string message, std::string error_type) {
 }
 
 void ExecutionScope::fail(const std::exception& error) {
-  fail(error.what(), "std::exception");
+  // The dynamic type names the kind of failure ("kagura::llm::LlmError", "std::out_of_range").
+  int status = 0;
+  std::unique_ptr<char, void (*)(void*)> name(
+      abi::__cxa_demangle(typeid(error).name(), nullptr, nullptr, &status), std::free);
+  fail(error.what(), status == 0 && name ? name.get() : typeid(error).name());
 }
 
 void ExecutionScope::finish() noexcept {

@@ -385,7 +385,29 @@ TEST_F(CollectorTest, TrackRecordsTheExceptionMessageAndRethrows) {
   EXPECT_EQ(e.agent_name, "faulty_agent");
   EXPECT_EQ(e.status, ExecutionStatus::failed);
   EXPECT_NE(e.error.find("API Error"), std::string::npos) << e.error;
+  EXPECT_EQ(e.error_type, "std::runtime_error") << "the exception's dynamic type, demangled";
   EXPECT_EQ(e.metrics.llm_calls, 1);
+}
+
+TEST_F(CollectorTest, AnEmptyContextGuardKeepsRecordsOutOfTheEnclosingExecution) {
+  {
+    auto outer = collector.track_execution("outer");
+    Collector::record_tool_call({.tool_name = "counted"});
+    {
+      ContextGuard none{ExecutionContext{}};
+      EXPECT_FALSE(Collector::current().valid());
+      Collector::record_tool_call({.tool_name = "not_counted"});
+      Collector::record_memory_operation({.operation = "add"});
+    }
+    EXPECT_TRUE(Collector::current().valid()) << "the guard restores the outer execution";
+    Collector::record_tool_call({.tool_name = "counted_too"});
+  }
+  ASSERT_EQ(sink->size(), 1U);
+  const Execution e = sink->at(0);
+  ASSERT_EQ(e.events.size(), 2U);
+  EXPECT_EQ(tool_of(e.events[0]).tool_name, "counted");
+  EXPECT_EQ(tool_of(e.events[1]).tool_name, "counted_too");
+  EXPECT_EQ(e.metrics.memory_operations, 0);
 }
 
 TEST_F(CollectorTest, TrackRethrowsNonStandardExceptions) {

@@ -43,38 +43,38 @@ class AgentError : public std::runtime_error {
 };
 
 struct ModelSettings {
-  std::optional<double> temperature;
-  std::optional<double> top_p;
-  std::optional<std::int64_t> max_tokens;
+  std::optional<double> temperature{};
+  std::optional<double> top_p{};
+  std::optional<std::int64_t> max_tokens{};
   // Stream the answer (server-sent events); on_text receives it piece by piece, and the
   // time to first token is recorded.
   bool stream = false;
-  std::function<void(std::string_view text)> on_text;
+  std::function<void(std::string_view text)> on_text{};
   // Provider options merged into the request body.
   nlohmann::json extra = nlohmann::json::object();
 };
 
 struct AgentOptions {
-  std::string name;
+  std::string name{};
   // The user message, with {{ name }} placeholders filled from the call's arguments (Mustache:
   // {{# list }}...{{/ list }} for sections). A placeholder with no argument is an error.
-  std::string prompt;
+  std::string prompt{};
   // "provider/model" ("openai/gpt-4o-mini", "anthropic/claude-sonnet-4-5", "ollama/llama3.2");
   // a name without a provider is sent to the OpenAI-compatible endpoint.
   std::string model = "openai/gpt-4o-mini";
-  std::string system_prompt;  // optional; a template like `prompt`
-  ModelSettings settings;
-  std::vector<Tool> tools;
-  std::shared_ptr<ConversationMemory> memory;
+  std::string system_prompt{};  // optional; a template like `prompt`
+  ModelSettings settings{};
+  std::vector<Tool> tools{};
+  std::shared_ptr<ConversationMemory> memory{};
   int max_tool_rounds = 10;
   bool enable_telemetry = true;
   // Store the prompt and answer text in the recorded events. Off by default: prompts often
   // hold personal data.
   bool capture_content = false;
   // Default: a client for the model's provider configured from the environment.
-  std::shared_ptr<llm::LlmClient> client;
+  std::shared_ptr<llm::LlmClient> client{};
   // Default: the process-wide telemetry (kagura::telemetry::get_global_telemetry()).
-  std::shared_ptr<telemetry::Telemetry> telemetry;
+  std::shared_ptr<telemetry::Telemetry> telemetry{};
 };
 
 class Agent {
@@ -105,9 +105,10 @@ class Agent {
   std::unique_ptr<Impl> impl_;
 };
 
-// Values of these keys (case-insensitive, also as parts such as "openai_api_key") are replaced
-// by "[REDACTED]" in recorded arguments: api_key, apikey, password, passwd, secret, token,
-// authorization, credential, private_key, access_key, session.
+// Replaces by "[REDACTED]" the values whose key looks secret, at any depth: keys with a word
+// password, passwd, passphrase, secret, token, authorization, credential(s), session or cookie,
+// or a key qualified as api, access, private, secret or signing ("api_key", "apiKey",
+// "OPENAI_API_KEY", "auth_token"). Words, not substrings: "max_tokens" is kept.
 nlohmann::json redact_secrets(const nlohmann::json& arguments);
 
 }  // namespace kagura::agent

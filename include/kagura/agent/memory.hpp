@@ -28,8 +28,6 @@ class ConversationMemory {
   std::size_t max_messages() const noexcept { return max_messages_; }
 
  private:
-  void trim_locked();
-
   std::size_t max_messages_;
   mutable std::mutex mutex_;
   std::vector<llm::Message> messages_;

@@ -8,7 +8,8 @@
 //       .parameters = {{"type", "object"},
 //                      {"properties", {{"query", {{"type", "string"}}}}},
 //                      {"required", {"query"}}},
-//       .function = [](const nlohmann::json& args) { return "Results for " + args.at("query").get<std::string>(); },
+//       .function = [](const nlohmann::json& args) { return "Results for " +
+//       args.at("query").get<std::string>(); },
 //   };
 
 #include <functional>
@@ -23,11 +24,11 @@ namespace kagura::agent {
 using ToolFunction = std::function<nlohmann::json(const nlohmann::json& arguments)>;
 
 struct Tool {
-  std::string name;  // letters, digits, '_' and '-', as the providers require
-  std::string description;
+  std::string name{};  // letters, digits, '_' and '-', as the providers require
+  std::string description{};
   // JSON Schema of the arguments object; an empty object means "no parameters".
   nlohmann::json parameters = nlohmann::json::object();
-  ToolFunction function;
+  ToolFunction function{};
 };
 
 }  // namespace kagura::agent

@@ -6,6 +6,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 #include "kagura/llm/chat.hpp"
 
@@ -13,11 +14,11 @@ namespace kagura::llm {
 
 // Why a call failed, for callers that react differently (and for the recorded error type).
 enum class LlmErrorKind {
-  network,         // could not connect, connection reset, TLS, ...
-  timeout,         // no complete answer within the timeout
-  http_status,     // the server answered with an error status (after retries, if retried)
-  malformed,       // the answer is not what the API promises (bad JSON, missing fields)
-  configuration,   // unknown provider, missing API key, bad base URL
+  network,        // could not connect, connection reset, TLS, ...
+  timeout,        // no complete answer within the timeout
+  http_status,    // the server answered with an error status (after retries, if retried)
+  malformed,      // the answer is not what the API promises (bad JSON, missing fields)
+  configuration,  // unknown provider, missing API key, bad base URL
 };
 
 std::string_view to_string(LlmErrorKind kind) noexcept;

@@ -87,7 +87,9 @@ class ExecutionContext {
 };
 
 // Makes an execution current on this thread for the guard's lifetime, e.g. in a worker thread
-// that does part of an agent's work. Guards and scopes must end in reverse order of creation.
+// that does part of an agent's work. An empty context makes no execution current, so what runs
+// under the guard records nothing (an agent with telemetry off uses this to keep its calls out
+// of an enclosing execution). Guards and scopes must end in reverse order of creation.
 class ContextGuard {
  public:
   explicit ContextGuard(ExecutionContext context) noexcept;

@@ -1,0 +1,192 @@
+// Telemetry's share of a full agent call: template rendering, an HTTP round trip to a local
+// OpenAI-compatible server (in this process, on 127.0.0.1), one tool round (so two LLM calls),
+// with telemetry on (recorded into a file SQLite store through the asynchronous writer) versus
+// off (enable_telemetry = false), alternating in rounds in the same run. Then the same agent
+// with an in-process client instead of HTTP, where the agent's own work and telemetry's share
+// of it stand out from the network's noise.
+//
+//   agent_overhead_bench [repetitions=21] [calls_per_repetition=200] [db_path]
+//
+// KAGURA_BENCH_CONTROL=1 turns telemetry off on both sides: the figures then show the noise.
+
+#include <httplib.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "../examples/toy_model.hpp"
+#include "bench_util.hpp"
+#include "kagura/agent/agent.hpp"
+#include "kagura/llm/providers.hpp"
+#include "kagura/storage/sqlite_store.hpp"
+#include "kagura/telemetry/telemetry.hpp"
+
+namespace {
+
+using kagura::agent::Agent;
+using kagura::agent::AgentOptions;
+
+struct Round {
+  double wall = 0;  // seconds per call
+  double cpu = 0;   // seconds of the calling thread's CPU per call: the network wait left out
+};
+
+Round run_round(const Agent& agent, int calls) {
+  const double cpu_start = kagura::bench::this_thread_cpu_seconds();
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < calls; ++i) agent({{"topic", "topic number " + std::to_string(i)}});
+  return {kagura::bench::seconds_since(start) / calls,
+          (kagura::bench::this_thread_cpu_seconds() - cpu_start) / calls};
+}
+
+// The toy server's two answers, without HTTP.
+class InstantClient final : public kagura::llm::LlmClient {
+ public:
+  std::string provider() const override { return "openai"; }
+  kagura::llm::ChatResponse complete(const kagura::llm::ChatRequest& request) override {
+    nlohmann::json body = {{"model", request.model}, {"messages", nlohmann::json::array()}};
+    for (const auto& m : request.messages) {
+      body["messages"].push_back({{"role", m.role}, {"content", m.content}});
+    }
+    if (!request.tools.empty()) {
+      body["tools"] = {
+          {{"type", "function"},
+           {"function",
+            {{"name", request.tools[0].name}, {"parameters", request.tools[0].parameters}}}}};
+    }
+    const auto reply = kagura::examples::reply(body);
+    const auto& choice = reply.at("choices").at(0);
+    const auto& message = choice.at("message");
+    kagura::llm::ChatResponse response;
+    response.model = reply.at("model");
+    response.provider = "openai";
+    response.finish_reason = choice.at("finish_reason");
+    if (message.at("content").is_string()) response.content = message.at("content");
+    for (const auto& call : message.value("tool_calls", nlohmann::json::array())) {
+      response.tool_calls.push_back(
+          {call.at("id"), call.at("function").at("name"), call.at("function").at("arguments")});
+    }
+    response.usage.prompt_tokens = reply.at("usage").at("prompt_tokens");
+    response.usage.completion_tokens = reply.at("usage").at("completion_tokens");
+    return response;
+  }
+};
+
+struct Comparison {
+  double off_us, on_us, off_cpu_us, on_cpu_us;
+};
+
+Comparison compare(const Agent& on, const Agent& off, int repetitions, int calls,
+                   kagura::telemetry::Telemetry& telemetry) {
+  run_round(on, calls / 4);  // warm up connections, caches and the store
+  run_round(off, calls / 4);
+  std::vector<double> on_times, off_times, on_cpu, off_cpu;
+  for (int r = 0; r < repetitions; ++r) {
+    // Alternating, and in either order, so that drift on a shared machine and whatever the
+    // previous round leaves behind affect both alike.
+    Round without, with;
+    if (r % 2 == 0) {
+      without = run_round(off, calls);
+      with = run_round(on, calls);
+    } else {
+      with = run_round(on, calls);
+      without = run_round(off, calls);
+    }
+    off_times.push_back(without.wall);
+    off_cpu.push_back(without.cpu);
+    on_times.push_back(with.wall);
+    on_cpu.push_back(with.cpu);
+    telemetry.flush();  // untimed: the writer's work is not the agent's
+  }
+  using kagura::bench::median;
+  return {median(off_times) * 1e6, median(on_times) * 1e6, median(off_cpu) * 1e6,
+          median(on_cpu) * 1e6};
+}
+
+void report(const std::string& what, const Comparison& c) {
+  std::printf("%s (medians)\n", what.c_str());
+  std::printf("  telemetry off   %9.1f us per call\n", c.off_us);
+  std::printf("  telemetry on    %9.1f us per call\n", c.on_us);
+  std::printf("  overhead        %9.1f us per call, %.2f%% of the call (target < 1%%)\n",
+              c.on_us - c.off_us, 100.0 * (c.on_us - c.off_us) / c.off_us);
+  std::printf("  calling thread's CPU: off %.1f us, on %.1f us per call: telemetry %.1f us\n",
+              c.off_cpu_us, c.on_cpu_us, c.on_cpu_us - c.off_cpu_us);
+}
+
+AgentOptions researcher_options() {
+  // Assigned field by field: g++ 12 warns (wrongly) about a designated initializer here.
+  AgentOptions o;
+  o.name = "researcher";
+  o.prompt = "Research {{ topic }} and report the key facts";
+  o.model = "openai/gpt-4o-mini";
+  o.tools = {{.name = "web_search",
+              .description = "Search the web",
+              .parameters = {{"type", "object"},
+                             {"properties", {{"query", {{"type", "string"}}}}},
+                             {"required", {"query"}}},
+              .function = [](const nlohmann::json& args) -> nlohmann::json {
+                return "3 articles about " + args.at("query").get<std::string>();
+              }}};
+  return o;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const int repetitions = argc > 1 ? std::atoi(argv[1]) : 21;
+  const int calls = argc > 2 ? std::atoi(argv[2]) : 200;
+  const std::string db = argc > 3 ? argv[3] : "/tmp/kagura_agent_bench.db";
+  const bool control = std::getenv("KAGURA_BENCH_CONTROL") != nullptr;
+  for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(db + suffix);
+
+  httplib::Server server;
+  server.Post("/v1/chat/completions", [](const httplib::Request& req, httplib::Response& res) {
+    res.set_content(kagura::examples::reply(nlohmann::json::parse(req.body)).dump(),
+                    kagura::examples::kJsonContentType);
+  });
+  const int port = server.bind_to_any_port("127.0.0.1");
+  // bind_to_any_port() already listens: requests queue until the thread accepts them.
+  std::thread server_thread([&server] { server.listen_after_bind(); });
+
+  kagura::llm::ProviderSettings settings;
+  settings.base_url = "http://127.0.0.1:" + std::to_string(port) + "/v1";
+  settings.api_key = "bench";
+  auto store = std::make_shared<kagura::storage::SqliteStore>(db);
+  kagura::telemetry::TelemetryOptions telemetry_options;
+  telemetry_options.flush_on_signals = false;
+  const auto telemetry = std::make_shared<kagura::telemetry::Telemetry>(store, telemetry_options);
+
+  const auto make_agent = [&](bool telemetry_on, std::shared_ptr<kagura::llm::LlmClient> client) {
+    AgentOptions o = researcher_options();
+    o.enable_telemetry = telemetry_on;
+    o.client = std::move(client);
+    o.telemetry = telemetry;
+    return Agent(std::move(o));
+  };
+
+  const auto http = kagura::llm::make_client("openai", settings);
+  report(
+      "full agent call (template, 2 HTTP round trips to 127.0.0.1, 1 tool call), " +
+          std::to_string(repetitions) + " x " + std::to_string(calls) + " calls",
+      compare(make_agent(!control, http), make_agent(false, http), repetitions, calls, *telemetry));
+
+  const auto instant = std::make_shared<InstantClient>();
+  report("the same agent call with an in-process client instead of HTTP, " +
+             std::to_string(repetitions) + " x 2000 calls",
+         compare(make_agent(!control, instant), make_agent(false, instant), repetitions, 2000,
+                 *telemetry));
+
+  const auto stats = telemetry->stats();
+  std::printf("  recorded %llu executions, dropped %llu, failed %llu\n",
+              static_cast<unsigned long long>(stats.written),
+              static_cast<unsigned long long>(stats.dropped),
+              static_cast<unsigned long long>(stats.failed));
+  server.stop();
+  server_thread.join();
+  return 0;
+}

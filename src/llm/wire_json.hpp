@@ -1,0 +1,37 @@
+#pragma once
+
+// Lenient reads of a provider's JSON: a field that is missing, null or of another type reads
+// as empty, because compatible servers differ in what they leave out.
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+
+namespace kagura::llm::detail {
+
+inline const nlohmann::json* field(const nlohmann::json& object, std::string_view name) {
+  if (!object.is_object()) return nullptr;
+  const auto it = object.find(name);
+  return it == object.end() || it->is_null() ? nullptr : &*it;
+}
+
+inline std::string string_field(const nlohmann::json& object, std::string_view name) {
+  const auto* value = field(object, name);
+  return value != nullptr && value->is_string() ? value->get<std::string>() : std::string();
+}
+
+inline std::int64_t int_field(const nlohmann::json& object, std::string_view name) {
+  const auto* value = field(object, name);
+  if (value == nullptr || !value->is_number()) return 0;
+  if (value->is_number_float()) return static_cast<std::int64_t>(value->get<double>());
+  return value->get<std::int64_t>();
+}
+
+// JSON text of a request body. Invalid UTF-8 in a message (a tool's binary output, say) is
+// replaced rather than failing the call.
+inline std::string dump_body(const nlohmann::json& body) {
+  return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+}  // namespace kagura::llm::detail
