@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <exception>
 #include <memory>
+#include <mutex>
 #include <new>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -122,8 +123,41 @@ std::string hosts_bypassing_proxy() {
   return hosts + "localhost,127.0.0.1,::1";
 }
 
-Attempt perform_once(const HttpPost& post, const HttpOptions& options,
-                     const ChunkHandler& on_chunk) {
+}  // namespace
+
+class ConnectionPool {
+ public:
+  // A handle whose options are reset but whose connections and caches are kept.
+  CurlEasy take() {
+    {
+      std::lock_guard lock(mutex_);
+      if (!idle_.empty()) {
+        CurlEasy handle = std::move(idle_.back());
+        idle_.pop_back();
+        curl_easy_reset(handle.get());
+        return handle;
+      }
+    }
+    CurlEasy handle(curl_easy_init());
+    if (!handle) throw std::bad_alloc();
+    return handle;
+  }
+  void give_back(CurlEasy handle) {
+    std::lock_guard lock(mutex_);
+    // About one per agent thread; more would only hold sockets open.
+    if (idle_.size() < kMaxIdle) idle_.push_back(std::move(handle));
+  }
+
+ private:
+  static constexpr std::size_t kMaxIdle = 16;
+  std::mutex mutex_;
+  std::vector<CurlEasy> idle_;
+};
+
+namespace {
+
+Attempt perform_once(const HttpPost& post, const HttpOptions& options, const ChunkHandler& on_chunk,
+                     ConnectionPool& connections) {
   // Everything the handle points to is declared first, so that it outlives the handle.
   CurlHeaderList headers;
   for (const auto& header : post.headers) append_header(headers, header);
@@ -133,8 +167,7 @@ Attempt perform_once(const HttpPost& post, const HttpOptions& options,
   char error_buffer[CURL_ERROR_SIZE] = {};
   TransferState state;
 
-  CurlEasy handle(curl_easy_init());
-  if (!handle) throw std::bad_alloc();
+  CurlEasy handle = connections.take();
   CURL* h = handle.get();
   state.handle = h;
   state.on_chunk = on_chunk ? &on_chunk : nullptr;
@@ -171,6 +204,9 @@ Attempt perform_once(const HttpPost& post, const HttpOptions& options,
   attempt.delivered = state.delivered;
   attempt.callback_error = state.callback_error;
   attempt.curl_detail = error_buffer;
+  // The handle points at this frame's buffers; they are forgotten by the next take()'s reset.
+  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, nullptr);
+  connections.give_back(std::move(handle));
   return attempt;
 }
 
@@ -295,7 +331,9 @@ std::string error_text_from_body(std::string_view body) {
 }
 
 HttpClient::HttpClient(HttpOptions options, ErrorContext context)
-    : options_(options), context_(std::move(context)) {}
+    : options_(options),
+      context_(std::move(context)),
+      connections_(std::make_shared<ConnectionPool>()) {}
 
 std::string HttpClient::message(std::string_view text) const {
   std::string out = context_.provider + ": " + std::string(text);
@@ -317,7 +355,7 @@ HttpReply HttpClient::post(const HttpPost& post, const ChunkHandler& on_chunk) c
       context_.base_url_variable.empty() ? "the base URL" : context_.base_url_variable;
 
   for (int retries = 0;; ++retries) {
-    Attempt attempt = perform_once(post, options_, on_chunk);
+    Attempt attempt = perform_once(post, options_, on_chunk, *connections_);
     if (attempt.callback_error) std::rethrow_exception(attempt.callback_error);
     const bool attempts_left = retries < max_retries;
 

@@ -4,6 +4,7 @@
 // exponential backoff, and errors (LlmError) that say what failed, where, and how to fix it.
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -38,6 +39,10 @@ struct ErrorContext {
 // aborted, nothing is retried, and the exception reaches the caller of post().
 using ChunkHandler = std::function<void(std::string_view chunk)>;
 
+// Idle libcurl handles kept between requests: a handle keeps its connection open, so the next
+// request to the same server skips the TCP (and TLS) handshake.
+class ConnectionPool;
+
 class HttpClient {
  public:
   HttpClient(HttpOptions options, ErrorContext context);
@@ -53,6 +58,7 @@ class HttpClient {
  private:
   HttpOptions options_;
   ErrorContext context_;
+  std::shared_ptr<ConnectionPool> connections_;  // shared by copies of this client
 };
 
 // The error text a provider put into an error body ({"error": {"message": ...}} for OpenAI
