@@ -158,10 +158,7 @@ int status_of_error_type(const std::string& type) {
 
 [[noreturn]] void throw_malformed(const detail::HttpClient& http, const std::string& what,
                                   std::string_view body, int retries) {
-  throw LlmError(LlmErrorKind::malformed,
-                 http.message(what + " (body starts with: " + detail::quote_prefix(body) +
-                              "): check that the base URL points to Anthropic's Messages API"),
-                 0, retries);
+  detail::throw_malformed(http, what, body, retries, "Anthropic's Messages API");
 }
 
 ChatResponse parse_answer(const detail::HttpClient& http, const std::string& url,

@@ -330,6 +330,14 @@ std::string error_text_from_body(std::string_view body) {
   return "body starts with: " + quote_prefix(body);
 }
 
+void throw_malformed(const HttpClient& http, const std::string& what, std::string_view body,
+                     int retries, std::string_view api) {
+  throw LlmError(LlmErrorKind::malformed,
+                 http.message(what + " (body starts with: " + quote_prefix(body) +
+                              "): check that the base URL points to " + std::string(api)),
+                 0, retries);
+}
+
 HttpClient::HttpClient(HttpOptions options, ErrorContext context)
     : options_(options),
       context_(std::move(context)),

@@ -65,6 +65,11 @@ class HttpClient {
 // and Anthropic alike), or else a short prefix of the body.
 std::string error_text_from_body(std::string_view body);
 
+// An answer that is not what the API promises: LlmError(malformed) quoting the body's start,
+// with `api` ("an OpenAI-compatible API") in the hint about the base URL.
+[[noreturn]] void throw_malformed(const HttpClient& http, const std::string& what,
+                                  std::string_view body, int retries, std::string_view api);
+
 // At most `limit` characters of `text`, for quoting a body in a message.
 std::string quote_prefix(std::string_view text, std::size_t limit = 200);
 

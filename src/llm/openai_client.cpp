@@ -109,10 +109,7 @@ std::string arguments_text(const json& function) {
 
 [[noreturn]] void throw_malformed(const detail::HttpClient& http, const std::string& what,
                                   std::string_view body, int retries) {
-  throw LlmError(LlmErrorKind::malformed,
-                 http.message(what + " (body starts with: " + detail::quote_prefix(body) +
-                              "): check that the base URL points to an OpenAI-compatible API"),
-                 0, retries);
+  detail::throw_malformed(http, what, body, retries, "an OpenAI-compatible API");
 }
 
 ChatResponse parse_answer(const detail::HttpClient& http, const std::string& url,

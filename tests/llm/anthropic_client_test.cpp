@@ -17,29 +17,13 @@ using kagura::llm::LlmError;
 using kagura::llm::LlmErrorKind;
 using kagura::llm::Message;
 using kagura::llm::ToolSpec;
+using kagura::test::error_of;
 using kagura::test::FakeLlmServer;
 using kagura::test::ScriptedReply;
+using kagura::test::weather_tool;
 using nlohmann::json;
 using ::testing::HasSubstr;
 using ::testing::Not;
-
-ToolSpec weather_tool() {
-  return {"get_weather", "The current weather in a city",
-          json{{"type", "object"},
-               {"properties", {{"city", {{"type", "string"}}}}},
-               {"required", json::array({"city"})}}};
-}
-
-template <typename Call>
-LlmError error_of(Call&& call) {
-  try {
-    call();
-  } catch (const LlmError& error) {
-    return error;
-  }
-  ADD_FAILURE() << "no LlmError was thrown";
-  return LlmError(LlmErrorKind::network, "none");
-}
 
 ScriptedReply cached_answer() {
   ScriptedReply reply;

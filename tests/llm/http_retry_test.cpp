@@ -23,6 +23,7 @@ using kagura::llm::LlmError;
 using kagura::llm::LlmErrorKind;
 using kagura::llm::Message;
 using kagura::llm::OpenAiClient;
+using kagura::test::error_of;
 using kagura::test::FakeLlmServer;
 using kagura::test::ScriptedReply;
 using kagura::test::seconds_between;
@@ -32,17 +33,6 @@ using ::testing::HasSubstr;
 
 ChatRequest simple_request() {
   return {.model = "gpt-4o-mini", .messages = {Message::user("hi")}};
-}
-
-template <typename Call>
-LlmError error_of(Call&& call) {
-  try {
-    call();
-  } catch (const LlmError& error) {
-    return error;
-  }
-  ADD_FAILURE() << "no LlmError was thrown";
-  return LlmError(LlmErrorKind::network, "none");
 }
 
 TEST(LlmHttpRetry, RetriesAfter429ThenSucceeds) {

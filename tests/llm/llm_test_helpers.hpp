@@ -3,7 +3,10 @@
 // Settings that point the LLM clients at a FakeLlmServer, with timeouts and backoffs short
 // enough for tests.
 
+#include <gtest/gtest.h>
+
 #include <chrono>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "kagura/llm/providers.hpp"
@@ -44,6 +47,26 @@ inline llm::ProviderSettings anthropic_settings(const FakeLlmServer& server,
 inline double seconds_between(std::chrono::steady_clock::time_point start,
                               std::chrono::steady_clock::time_point end) {
   return std::chrono::duration<double>(end - start).count();
+}
+
+// A tool the model may call, the same in every client test.
+inline llm::ToolSpec weather_tool() {
+  return {"get_weather", "The current weather in a city",
+          nlohmann::json{{"type", "object"},
+                         {"properties", {{"city", {{"type", "string"}}}}},
+                         {"required", nlohmann::json::array({"city"})}}};
+}
+
+// The LlmError that `call` throws; fails the test when it throws none.
+template <typename Call>
+llm::LlmError error_of(Call&& call) {
+  try {
+    call();
+  } catch (const llm::LlmError& error) {
+    return error;
+  }
+  ADD_FAILURE() << "no LlmError was thrown";
+  return llm::LlmError(llm::LlmErrorKind::network, "none");
 }
 
 }  // namespace kagura::test

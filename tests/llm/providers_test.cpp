@@ -22,6 +22,7 @@ using kagura::llm::ModelRef;
 using kagura::llm::parse_model;
 using kagura::llm::provider_settings_from_env;
 using kagura::llm::ProviderSettings;
+using kagura::test::error_of;
 using kagura::test::FakeLlmServer;
 using kagura::test::ScopedEnv;
 using ::testing::HasSubstr;
@@ -43,17 +44,6 @@ void clear_provider_environment(ScopedEnv& env) {
                            "GEMINI_API_KEY",         "GEMINI_API_BASE"}) {
     env.unset(name);
   }
-}
-
-template <typename Call>
-LlmError error_of(Call&& call) {
-  try {
-    call();
-  } catch (const LlmError& error) {
-    return error;
-  }
-  ADD_FAILURE() << "no LlmError was thrown";
-  return LlmError(LlmErrorKind::network, "none");
 }
 
 void expect_model(std::string_view text, std::string provider, std::string model) {
