@@ -8,11 +8,16 @@ packages=(
   libsqlite3-dev libsqlitecpp-dev sqlite3
   nlohmann-json3-dev rapidjson-dev libfmt-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  libmongoc-dev libbson-dev nodejs npm
   libcurl4-openssl-dev libcpp-httplib-dev libkainjow-mustache-dev
+  libpqxx-dev postgresql
 )
 
 missing=()
 for package in "${packages[@]}"; do
+  # Node.js installed some other way (NodeSource, nvm) conflicts with Debian's packages; the
+  # MongoDB test server only needs a working npm.
+  case "$package" in nodejs | npm) if command -v npm >/dev/null 2>&1; then continue; fi ;; esac
   if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
     missing+=("$package")
   fi

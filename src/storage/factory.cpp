@@ -10,6 +10,8 @@
 #include <set>
 
 #include "kagura/config/paths.hpp"
+#include "kagura/storage/mongodb_store.hpp"
+#include "kagura/storage/postgres_store.hpp"
 #include "kagura/storage/sqlite_store.hpp"
 
 namespace kagura::storage {
@@ -22,6 +24,16 @@ std::string lower(std::string_view text) {
   return out;
 }
 
+// Server backends cannot guess where the server is.
+void require_connection(const std::string& connection, const char* backend, const char* example) {
+  if (connection.empty()) {
+    throw StorageError(std::string("the ") + backend +
+                       " telemetry backend needs a connection string: set "
+                       "KAGURA_TELEMETRY_CONNECTION (e.g. " +
+                       example + ") in the environment or ~/.kagura/.env");
+  }
+}
+
 struct Registry {
   std::mutex mutex;
   std::map<std::string, StorageBackendFactory> factories;
@@ -32,6 +44,19 @@ struct Registry {
       return std::make_shared<SqliteStore>(
           connection.empty() ? config::default_database_path().string() : connection);
     };
+    const StorageBackendFactory postgres = [](const std::string& connection) {
+      require_connection(connection, "postgresql",
+                         "postgresql://kagura:PASSWORD@localhost:5432/kagura");
+      return std::make_shared<PostgresStore>(connection);
+    };
+    factories["postgresql"] = postgres;
+    factories["postgres"] = postgres;
+    const StorageBackendFactory mongodb = [](const std::string& connection) {
+      require_connection(connection, "mongodb", "mongodb://localhost:27017/kagura");
+      return std::make_shared<MongoStore>(connection);
+    };
+    factories["mongodb"] = mongodb;
+    factories["mongo"] = mongodb;
   }
 };
 

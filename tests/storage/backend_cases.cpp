@@ -5,7 +5,11 @@
 #include <atomic>
 #include <filesystem>
 
+#include "kagura/storage/mongodb_store.hpp"
+#include "kagura/storage/postgres_store.hpp"
 #include "kagura/storage/sqlite_store.hpp"
+#include "support/mongodb_test_server.hpp"
+#include "support/postgres_test_server.hpp"
 
 namespace kagura::test {
 namespace {
@@ -35,6 +39,29 @@ std::vector<BackendCase> conformance_backends() {
                std::error_code ignored;
                std::filesystem::remove_all(dir, ignored);
              });
+       }},
+      {"mongodb", "mongodb",
+       []() -> std::shared_ptr<storage::StorageAdapter> {
+         // A database per store, dropped with it, so that every test starts empty.
+         return std::shared_ptr<storage::MongoStore>(
+             new storage::MongoStore(with_database(mongodb_server_uri(), fresh_mongodb_database())),
+             [](storage::MongoStore* store) {
+               try {
+                 store->drop_database();
+               } catch (const storage::StorageError&) {
+                 // Left behind on a server that lost the connection; the next test uses another.
+               }
+               delete store;
+             });
+       }},
+      {"postgresql", "postgresql",
+       []() -> std::shared_ptr<storage::StorageAdapter> {
+         // A schema per store, dropped with it, so that every test starts empty.
+         auto schema = std::make_shared<PostgresSchema>();
+         return std::shared_ptr<storage::PostgresStore>(new storage::PostgresStore(schema->url()),
+                                                        [schema](storage::PostgresStore* store) {
+                                                          delete store;  // before the schema goes
+                                                        });
        }},
   };
 }

@@ -48,6 +48,17 @@ TEST(StorageFactoryTest, UnknownBackendListsTheKnownOnesAndTheFix) {
   }
 }
 
+TEST(StorageFactoryTest, ServerBackendsWithoutAConnectionSayWhatToSet) {
+  for (const char* backend : {"postgresql", "postgres", "mongodb"}) {
+    try {
+      create_storage_adapter(backend, "");
+      ADD_FAILURE() << backend << " opened without a connection";
+    } catch (const StorageError& error) {
+      EXPECT_THAT(error.what(), HasSubstr("KAGURA_TELEMETRY_CONNECTION")) << backend;
+    }
+  }
+}
+
 TEST(StorageFactoryTest, AUserBackendWorksWhereverABuiltInOneDoes) {
   int opened = 0;
   register_storage_backend("Team_Store", [&opened](const std::string& connection) {
