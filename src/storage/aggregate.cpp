@@ -1,5 +1,6 @@
 #include "storage/aggregate.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <ctime>
 #include <limits>
@@ -203,6 +204,17 @@ TimeSplit split_time_range(std::optional<double> since, std::optional<double> un
     split.tail = TimeSplit::Range{static_cast<double>(end), *until};
   }
   return split;
+}
+
+void sort_cost_groups(std::vector<CostGroup>& groups, CostGrouping grouping) {
+  if (grouping == CostGrouping::day) {
+    std::sort(groups.begin(), groups.end(),
+              [](const CostGroup& a, const CostGroup& b) { return a.key < b.key; });
+  } else {
+    std::sort(groups.begin(), groups.end(), [](const CostGroup& a, const CostGroup& b) {
+      return a.cost_nanos != b.cost_nanos ? a.cost_nanos > b.cost_nanos : a.key < b.key;
+    });
+  }
 }
 
 }  // namespace kagura::storage::detail

@@ -8,6 +8,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "kagura/storage/duration_sketch.hpp"
 #include "kagura/storage/query.hpp"
@@ -86,6 +87,11 @@ struct LlmTotals {
   void add(const telemetry::LlmCall& call);
   void merge(const LlmTotals& other);
 };
+
+// The order every backend returns cost groups in: days ascending; models and agents by cost,
+// highest first, then by name. Sorted by us rather than by a server, whose collation may not
+// order keys byte by byte.
+void sort_cost_groups(std::vector<CostGroup>& groups, CostGrouping grouping);
 
 CostGroup to_cost_group(std::string key, const Totals& totals);
 CostGroup to_cost_group(std::string key, const LlmTotals& totals);

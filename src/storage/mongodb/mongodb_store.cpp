@@ -389,14 +389,7 @@ std::vector<CostGroup> MongoStore::get_cost_breakdown(CostGrouping grouping,
                        groups.push_back(detail::to_cost_group(text_or(d, "_id"), read_totals(d)));
                      });
   }
-  if (grouping == CostGrouping::day) {
-    std::sort(groups.begin(), groups.end(),
-              [](const CostGroup& a, const CostGroup& b) { return a.key < b.key; });
-  } else {
-    std::sort(groups.begin(), groups.end(), [](const CostGroup& a, const CostGroup& b) {
-      return a.cost_nanos != b.cost_nanos ? a.cost_nanos > b.cost_nanos : a.key < b.key;
-    });
-  }
+  detail::sort_cost_groups(groups, grouping);
   return groups;
 }
 

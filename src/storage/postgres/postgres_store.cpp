@@ -358,15 +358,7 @@ std::vector<CostGroup> PostgresStore::get_cost_breakdown(CostGrouping grouping,
     }
     groups.push_back(std::move(g));
   }
-  // Sorted here rather than by the server, whose collation may not order keys byte by byte.
-  if (grouping == CostGrouping::day) {
-    std::sort(groups.begin(), groups.end(),
-              [](const CostGroup& a, const CostGroup& b) { return a.key < b.key; });
-  } else {
-    std::sort(groups.begin(), groups.end(), [](const CostGroup& a, const CostGroup& b) {
-      return a.cost_nanos != b.cost_nanos ? a.cost_nanos > b.cost_nanos : a.key < b.key;
-    });
-  }
+  detail::sort_cost_groups(groups, grouping);
   return groups;
 }
 

@@ -690,14 +690,7 @@ std::vector<CostGroup> SqliteStore::get_cost_breakdown(CostGrouping grouping,
       }
       for (const auto& [key, totals] : by_key) groups.push_back(detail::to_cost_group(key, totals));
     }
-    if (grouping == CostGrouping::day) {
-      std::sort(groups.begin(), groups.end(),
-                [](const CostGroup& a, const CostGroup& b) { return a.key < b.key; });
-    } else {
-      std::sort(groups.begin(), groups.end(), [](const CostGroup& a, const CostGroup& b) {
-        return a.cost_nanos != b.cost_nanos ? a.cost_nanos > b.cost_nanos : a.key < b.key;
-      });
-    }
+    detail::sort_cost_groups(groups, grouping);
     return groups;
   } catch (const std::exception& e) {
     throw impl_->error("computing the cost breakdown", e);
