@@ -6,6 +6,7 @@
 
 #include <functional>
 #include <memory>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -20,5 +21,10 @@ struct BackendCase {
 };
 
 std::vector<BackendCase> conformance_backends();
+
+// For GoogleTest's messages: the case's name, not its bytes.
+inline void PrintTo(const BackendCase& backend, std::ostream* out) {
+  *out << backend.name;
+}
 
 }  // namespace kagura::test
