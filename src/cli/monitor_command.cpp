@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 
+#include "cli/command_support.hpp"
 #include "cli/output.hpp"
 #include "cli/time_spec.hpp"
 #include "kagura/config/paths.hpp"
@@ -22,7 +23,7 @@ namespace kagura::cli {
 namespace {
 
 struct MonitorOptions {
-  std::string db;
+  StoreOptions store;
   std::string agent;
   std::string status;
   std::string since;
@@ -30,31 +31,6 @@ struct MonitorOptions {
   std::int64_t limit = 20;
   bool json = false;
 };
-
-class CliError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
-
-std::shared_ptr<storage::StorageAdapter> open_store(const MonitorOptions& options) {
-  if (!options.db.empty()) {
-    if (options.db != storage::SqliteStore::kMemory && !std::filesystem::exists(options.db)) {
-      throw CliError("no telemetry store at " + options.db +
-                     ": check the path given to --db, or drop --db to read the configured store");
-    }
-    return std::make_shared<storage::SqliteStore>(options.db);
-  }
-  const auto config = config::load_telemetry_config();
-  if (config.backend == "sqlite") {
-    const std::string path =
-        config.connection.empty() ? config::default_database_path().string() : config.connection;
-    if (!std::filesystem::exists(path)) {
-      throw CliError("no telemetry recorded yet: " + path +
-                     " does not exist. Run an agent, or point --db at a store");
-    }
-  }
-  return storage::create_storage_adapter(config.backend, config.connection);
-}
 
 storage::ExecutionFilter make_filter(const MonitorOptions& options) {
   storage::ExecutionFilter filter;
@@ -105,7 +81,7 @@ nlohmann::json stats_json(const storage::SummaryStats& s) {
 }
 
 int run_stats(const MonitorOptions& options) {
-  auto store = open_store(options);
+  auto store = open_store(options.store);
   const auto stats = store->get_summary_stats(make_filter(options));
   if (options.json) {
     std::puts(stats_json(stats).dump(2).c_str());
@@ -145,7 +121,7 @@ int run_stats(const MonitorOptions& options) {
 }
 
 int run_list(const MonitorOptions& options) {
-  auto store = open_store(options);
+  auto store = open_store(options.store);
   storage::ExecutionQuery query;
   static_cast<storage::ExecutionFilter&>(query) = make_filter(options);
   query.limit = options.limit;
@@ -176,7 +152,7 @@ int run_list(const MonitorOptions& options) {
 }
 
 void add_filter_options(CLI::App& command, MonitorOptions& options) {
-  command.add_option("--db", options.db, "Path of a SQLite telemetry store to read");
+  add_store_options(command, options.store);
   command.add_option("--agent,-a", options.agent, "Only executions of this agent");
   command.add_option("--status", options.status, "Only executions with this status")
       ->check(CLI::IsMember({"running", "completed", "failed"}));
@@ -184,20 +160,6 @@ void add_filter_options(CLI::App& command, MonitorOptions& options) {
                      "Only executions started at or after: Unix time, ISO date or 24h/7d");
   command.add_option("--until", options.until, "Only executions started before this time");
   command.add_flag("--json", options.json, "Machine-readable JSON output");
-}
-
-// Turns an error into a one-line message and a non-zero exit without a stack of CLI11 output.
-template <typename Fn>
-void run_or_exit(Fn&& fn) {
-  int code = 0;
-  try {
-    code = fn();
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "kagura: error: %s\n", e.what());
-    code = 1;
-  }
-  std::fflush(stdout);
-  std::exit(code);
 }
 
 }  // namespace
