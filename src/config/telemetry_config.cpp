@@ -1,6 +1,7 @@
 #include "kagura/config/telemetry_config.hpp"
 
 #include <charconv>
+#include <cstdio>
 #include <cstdlib>
 
 #include "kagura/config/dotenv.hpp"
@@ -13,7 +14,8 @@ constexpr std::string_view kKnown[] = {
     "KAGURA_TELEMETRY_ENABLED",    "KAGURA_TELEMETRY_BACKEND",
     "KAGURA_TELEMETRY_CONNECTION", "KAGURA_TELEMETRY_QUEUE_CAPACITY",
     "KAGURA_TELEMETRY_BATCH_SIZE", "KAGURA_TELEMETRY_FLUSH_INTERVAL_MS",
-    "KAGURA_TELEMETRY_OVERFLOW"};
+    "KAGURA_TELEMETRY_OVERFLOW",   "KAGURA_TELEMETRY_SPOOL",
+    "KAGURA_TELEMETRY_SPOOL_MAX_MB"};
 
 struct Setting {
   std::string value;
@@ -44,6 +46,26 @@ std::uint64_t parse_positive(const Setting& setting, std::string_view name) {
                       ") must be a whole number of at least 1");
   }
   return number;
+}
+
+// The spool of one store: stores differ by backend and connection, and executions spooled
+// for one must never be delivered to another. The name must be the same in every process
+// and every build, which std::hash does not promise, hence FNV-1a (a few lines, no library
+// needed).
+std::string default_spool_name(const std::string& backend, const std::string& connection) {
+  std::uint64_t hash = 0xcbf29ce484222325ULL;
+  for (const unsigned char c : connection) {
+    hash ^= c;
+    hash *= 0x100000001b3ULL;
+  }
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(hash));
+  return backend + "-" + hex;
+}
+
+bool is_off(std::string_view value) {
+  const auto text = lower(value);
+  return text == "off" || text == "false" || text == "0" || text == "no" || text == "none";
 }
 
 }  // namespace
@@ -113,6 +135,20 @@ TelemetryConfig load_telemetry_config(const Environment& environment,
       throw ConfigError("KAGURA_TELEMETRY_OVERFLOW (from " + s->source + "): " + e.what());
     }
     note("KAGURA_TELEMETRY_OVERFLOW", *s);
+  }
+  if (auto s = lookup("KAGURA_TELEMETRY_SPOOL_MAX_MB")) {
+    config.pipeline.spool_max_bytes =
+        parse_positive(*s, "KAGURA_TELEMETRY_SPOOL_MAX_MB") * 1024 * 1024;
+    note("KAGURA_TELEMETRY_SPOOL_MAX_MB", *s);
+  }
+  // An in-memory store dies with the process, so keeping its executions for later is moot.
+  const bool memory_store = config.backend == "sqlite" && config.connection == ":memory:";
+  if (auto s = lookup("KAGURA_TELEMETRY_SPOOL"); s && !s->value.empty()) {
+    if (!is_off(s->value)) config.pipeline.spool_directory = s->value;
+    note("KAGURA_TELEMETRY_SPOOL", *s);
+  } else if (!memory_store) {
+    config.pipeline.spool_directory =
+        kagura_home / "spool" / default_spool_name(config.backend, config.connection);
   }
   return config;
 }

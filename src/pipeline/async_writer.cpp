@@ -50,6 +50,20 @@ AsyncWriter::AsyncWriter(std::shared_ptr<storage::StorageAdapter> store, AsyncWr
   if (options_.queue_capacity == 0 || options_.max_batch == 0) {
     throw std::invalid_argument("AsyncWriter: queue_capacity and max_batch must be at least 1");
   }
+  if (!options_.spool_directory.empty()) {
+    try {
+      spool_ = std::make_unique<Spool>(options_.spool_directory, options_.spool_max_bytes);
+      // Executions left by an earlier run (of this program or another) are delivered first.
+      if (spool_->pending_executions() > 0) {
+        offline_ = true;
+        next_delivery_ = std::chrono::steady_clock::now();
+      }
+    } catch (const std::exception& e) {
+      telemetry::notify(std::string("telemetry runs without a spool: ") + e.what() +
+                        ". Executions the store refuses will be counted as failed.");
+    }
+  }
+  delivery_backoff_ = options_.spool_retry_min;
   encoder_thread_ = std::thread([this] { run_encoder(); });
   writer_thread_ = std::thread([this] { run_writer(); });
   register_for_exit_flush(this);
@@ -198,8 +212,22 @@ void AsyncWriter::run_writer() {
   lower_priority(options_.thread_niceness);
   std::unique_lock lock(mutex_);
   for (;;) {
-    batch_ready_.wait(lock, [&] { return !ready_.empty() || encoder_done_; });
-    if (ready_.empty()) break;
+    const auto has_work = [&] { return !ready_.empty() || encoder_done_; };
+    if (offline_) {
+      batch_ready_.wait_until(lock, next_delivery_, has_work);
+    } else {
+      batch_ready_.wait(lock, has_work);
+    }
+    // Whatever the spool still holds at exit stays on disk for the next process: a last
+    // delivery attempt could hold the exit for a whole connection timeout.
+    if (ready_.empty() && encoder_done_) break;
+    if (offline_ && std::chrono::steady_clock::now() >= next_delivery_) {
+      lock.unlock();
+      deliver_spool();
+      lock.lock();
+      continue;
+    }
+    if (ready_.empty()) continue;
     auto prepared = std::move(ready_.front());
     ready_.pop_front();
     const std::size_t evicted = std::min(evicted_staged_, prepared->size());
@@ -223,6 +251,12 @@ void AsyncWriter::run_writer() {
 }
 
 void AsyncWriter::write_prepared(storage::PreparedBatch& batch) {
+  if (offline_) {
+    // The store failed and the spool is not delivered yet: writing around it would only wait
+    // for the same failure again.
+    spool_batch(batch, {});
+    return;
+  }
   std::size_t inserted = 0;
   bool ok = false;
   std::string error;
@@ -242,8 +276,70 @@ void AsyncWriter::write_prepared(storage::PreparedBatch& batch) {
       backoff *= 2;
     }
   }
+  if (!ok && spool_) {
+    spool_batch(batch, error);
+    return;
+  }
   std::lock_guard lock(mutex_);
   count_done_locked(batch.size(), inserted, ok ? nullptr : &error);
+}
+
+void AsyncWriter::spool_batch(storage::PreparedBatch& batch, const std::string& store_error) {
+  const std::size_t count = batch.size();
+  if (count == 0) return;
+  try {
+    spool_->append(batch.pointers());
+  } catch (const std::exception& e) {
+    const std::string error = store_error.empty() ? std::string(e.what())
+                                                  : store_error + "; and then " + e.what();
+    std::lock_guard lock(mutex_);
+    count_done_locked(count, 0, &error);
+    return;
+  }
+  const bool going_offline = !offline_;
+  if (going_offline) {
+    offline_ = true;
+    delivery_backoff_ = options_.spool_retry_min;
+    next_delivery_ = std::chrono::steady_clock::now() + delivery_backoff_;
+  }
+  std::lock_guard lock(mutex_);
+  done_seq_ += count;
+  stats_.spooled += count;
+  if (!store_error.empty()) stats_.last_error = store_error;
+  progress_.notify_all();
+  if (going_offline) {
+    telemetry::notify("telemetry store " + store_->backend_name() + " at " + store_->location() +
+                      " is not taking writes (" + store_error +
+                      "): executions are kept in the spool " + spool_->directory().string() +
+                      " and delivered when it answers again");
+  }
+}
+
+void AsyncWriter::deliver_spool() {
+  const SpoolDelivery delivery =
+      spool_->deliver(*store_, options_.max_batch, [this](std::uint64_t delivered,
+                                                          std::uint64_t inserted) {
+        std::lock_guard lock(mutex_);
+        stats_.unspooled += delivered;
+        stats_.written += inserted;
+        stats_.duplicates += delivered - inserted;
+      });
+  if (delivery.complete) {
+    offline_ = false;
+    delivery_backoff_ = options_.spool_retry_min;
+  } else {
+    next_delivery_ = std::chrono::steady_clock::now() + delivery_backoff_;
+    delivery_backoff_ = std::min(delivery_backoff_ * 2, options_.spool_retry_max);
+  }
+  std::lock_guard lock(mutex_);
+  if (!delivery.error.empty()) stats_.last_error = delivery.error;
+  progress_.notify_all();
+  if (delivery.complete && !delivery.error.empty()) telemetry::notify(delivery.error);
+  if (delivery.complete && delivery.delivered > 0) {
+    telemetry::notify("telemetry store " + store_->backend_name() + " at " + store_->location() +
+                      " is answering again: delivered " + std::to_string(delivery.delivered) +
+                      " executions from the spool " + spool_->directory().string());
+  }
 }
 
 void AsyncWriter::count_done_locked(std::size_t count, std::size_t inserted,
@@ -286,9 +382,13 @@ void AsyncWriter::shutdown(std::chrono::milliseconds timeout) {
 }
 
 PipelineStats AsyncWriter::stats() const {
+  // The spool first: a segment is counted as delivered before its file goes, so an empty
+  // spool read here implies the counts copied below include every delivery.
+  const std::uint64_t spool_pending = spool_ ? spool_->pending_executions() : 0;
   std::lock_guard lock(mutex_);
   PipelineStats copy = stats_;
   copy.pending = submitted_seq_ - done_seq_;
+  copy.spool_pending = spool_pending;
   return copy;
 }
 

@@ -7,6 +7,7 @@
 #include "kagura/config/telemetry_config.hpp"
 #include "kagura/pipeline/exit_flush.hpp"
 #include "kagura/pricing/price_table.hpp"
+#include "kagura/storage/deferred_store.hpp"
 #include "kagura/storage/factory.hpp"
 #include "kagura/telemetry/notice.hpp"
 #include "telemetry/global_switch.hpp"
@@ -61,8 +62,17 @@ std::shared_ptr<Telemetry> Telemetry::from_config(const config::TelemetryConfig&
   if (!config.enabled) return disabled();
   TelemetryOptions options;
   options.pipeline = config.pipeline;
-  return std::make_shared<Telemetry>(
-      storage::create_storage_adapter(config.backend, config.connection), options);
+  std::shared_ptr<storage::StorageAdapter> store;
+  try {
+    store = storage::create_storage_adapter(config.backend, config.connection);
+  } catch (const storage::StoreUnreachableError& e) {
+    // Without a spool the executions would have nowhere to wait: the error stands.
+    if (config.pipeline.spool_directory.empty()) throw;
+    notify(std::string(e.what()) + ". Recording continues: executions are kept in the spool " +
+           config.pipeline.spool_directory.string() + " and delivered when the server answers");
+    store = std::make_shared<storage::DeferredStore>(config.backend, config.connection);
+  }
+  return std::make_shared<Telemetry>(std::move(store), options);
 }
 
 Telemetry::~Telemetry() {

@@ -180,41 +180,8 @@ TEST(PostgresStoreSchema, ReopenedStoreKeepsDataAndWritesExactlyOnce) {
   test::expect_same_execution(all[7], *back);
 }
 
-// A server of the test's own, so that restarting it disturbs no other test.
-class OwnServer {
- public:
-  OwnServer() {
-    const char* script = std::getenv("KAGURA_TEST_POSTGRES_SCRIPT");
-    if (script == nullptr) {
-      throw std::runtime_error(
-          "KAGURA_TEST_POSTGRES_SCRIPT is not set: run this test through ctest");
-    }
-    script_ = script;
-    run("start");
-    std::ifstream in(dir_.path() / "server" / "postgres.url");
-    std::getline(in, url_);
-  }
-  ~OwnServer() { std::system((script_ + " stop " + server_dir() + " >/dev/null 2>&1").c_str()); }
-  OwnServer(const OwnServer&) = delete;
-  OwnServer& operator=(const OwnServer&) = delete;
-
-  void run(const std::string& command) {
-    const int status =
-        std::system((script_ + " " + command + " " + server_dir() + " >/dev/null").c_str());
-    if (status != 0) throw std::runtime_error("postgres.sh " + command + " failed");
-  }
-  const std::string& url() const { return url_; }
-
- private:
-  std::string server_dir() const { return (dir_.path() / "server").string(); }
-
-  test::TempDir dir_{"kagura_postgres_restart"};
-  std::string script_;
-  std::string url_;
-};
-
 TEST(PostgresStoreReconnect, KeepsWorkingAcrossAServerRestart) {
-  OwnServer server;
+  test::OwnPostgresServer server;
   ASSERT_FALSE(server.url().empty());
   PostgresStore store(server.url());
   const auto before = make_executions(40, 1000);

@@ -14,6 +14,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "support/test_support.hpp"
+
 namespace kagura::test {
 
 // The URI of the fixture's server; throws, saying how to get one, outside ctest.
@@ -67,6 +69,43 @@ class PostgresSchema {
  private:
   std::string server_url_;
   std::string name_;
+};
+
+// A server of a test's own, started by the fixture's script (scripts/test_servers/postgres.sh)
+// in a temporary directory, so that stopping and restarting it disturbs no other test.
+class OwnPostgresServer {
+ public:
+  OwnPostgresServer() {
+    const char* script = std::getenv("KAGURA_TEST_POSTGRES_SCRIPT");
+    if (script == nullptr) {
+      throw std::runtime_error(
+          "KAGURA_TEST_POSTGRES_SCRIPT is not set: run this test through ctest");
+    }
+    script_ = script;
+    run("start");
+    std::ifstream in(dir_.path() / "server" / "postgres.url");
+    std::getline(in, url_);
+  }
+  ~OwnPostgresServer() {
+    std::system((script_ + " stop " + server_dir() + " >/dev/null 2>&1").c_str());
+  }
+  OwnPostgresServer(const OwnPostgresServer&) = delete;
+  OwnPostgresServer& operator=(const OwnPostgresServer&) = delete;
+
+  // start, stop, pause (stop keeping the data) or resume (on the same port).
+  void run(const std::string& command) {
+    const int status =
+        std::system((script_ + " " + command + " " + server_dir() + " >/dev/null").c_str());
+    if (status != 0) throw std::runtime_error("postgres.sh " + command + " failed");
+  }
+  const std::string& url() const { return url_; }
+
+ private:
+  std::string server_dir() const { return (dir_.path() / "server").string(); }
+
+  TempDir dir_{"kagura_postgres_own"};
+  std::string script_;
+  std::string url_;
 };
 
 }  // namespace kagura::test

@@ -10,6 +10,9 @@
 //   KAGURA_TELEMETRY_BATCH_SIZE        executions per transaction (default 4096)
 //   KAGURA_TELEMETRY_FLUSH_INTERVAL_MS longest wait of a partial batch (default 200)
 //   KAGURA_TELEMETRY_OVERFLOW          drop_newest (default) | drop_oldest | block
+//   KAGURA_TELEMETRY_SPOOL             where executions wait while the store is unreachable
+//                                      (default ~/.kagura/spool/<backend>-<hash>), or off
+//   KAGURA_TELEMETRY_SPOOL_MAX_MB      the spool's size limit (default 1024)
 
 #include <filesystem>
 #include <functional>

@@ -13,17 +13,25 @@
 //   block                  the agent's thread waits for room (use when no loss is acceptable).
 // The first drop, and every failed batch, raise a notice (see notice.hpp), so nothing is
 // dropped silently.
+//
+// With a spool directory (the default of the global telemetry, see spool.hpp), a batch the
+// store still refuses after its retries is written to the local spool instead of being lost,
+// and so is every later batch until the store answers again; the writer then delivers the
+// spool, retrying with a doubling delay, and goes back to writing directly. Spooled executions
+// survive the process: the next process using the same spool delivers them.
 
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <filesystem>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "kagura/pipeline/spool.hpp"
 #include "kagura/storage/storage_adapter.hpp"
 #include "kagura/telemetry/sink.hpp"
 
@@ -53,6 +61,13 @@ struct AsyncWriterOptions {
   // busy, the scheduler then gives them the CPU first and telemetry catches up when they
   // wait, as agents waiting on an LLM mostly do. 0 runs the threads at the agents' priority.
   int thread_niceness = 10;
+  // Where executions wait while the store cannot take them; empty: no spool, and a batch
+  // that fails after its retries is counted as failed.
+  std::filesystem::path spool_directory;
+  std::uint64_t spool_max_bytes = std::uint64_t{1} << 30;
+  // Delivery from the spool is retried after spool_retry_min, doubling up to spool_retry_max.
+  std::chrono::milliseconds spool_retry_min{250};
+  std::chrono::milliseconds spool_retry_max{std::chrono::seconds(30)};
 };
 
 struct PipelineStats {
@@ -60,7 +75,10 @@ struct PipelineStats {
   std::uint64_t written = 0;     // stored by the backend
   std::uint64_t duplicates = 0;  // already stored (same id), skipped
   std::uint64_t dropped = 0;     // refused or evicted by the overflow policy
-  std::uint64_t failed = 0;      // given up after retries
+  std::uint64_t failed = 0;      // given up after retries (and not spooled)
+  std::uint64_t spooled = 0;     // put in the spool by this writer because the store failed
+  std::uint64_t unspooled = 0;   // delivered from the spool to the store by this writer
+  std::uint64_t spool_pending = 0;  // waiting in the spool directory, from any process
   std::uint64_t batches = 0;     // transactions committed
   std::uint64_t pending = 0;     // queued or being written right now
   std::string last_error;        // the last store error, empty if none
@@ -90,6 +108,10 @@ class AsyncWriter final : public telemetry::ExecutionSink {
   void run_encoder();
   void run_writer();
   void write_prepared(storage::PreparedBatch& batch);
+  // Writer thread: puts a batch the store refused in the spool and goes offline.
+  void spool_batch(storage::PreparedBatch& batch, const std::string& store_error);
+  // Writer thread: delivers the spool; back online when it is empty.
+  void deliver_spool();
   void count_done_locked(std::size_t count, std::size_t inserted, const std::string* error);
   void note_drop_locked(std::uint64_t count);
 
@@ -122,6 +144,13 @@ class AsyncWriter final : public telemetry::ExecutionSink {
   std::uint64_t submitted_seq_ = 0;  // executions accepted, in order
   std::uint64_t done_seq_ = 0;       // of those, written, skipped or failed
   PipelineStats stats_;
+
+  // The spool and the writer thread's view of the store; only the writer thread touches them.
+  std::unique_ptr<Spool> spool_;
+  bool offline_ = false;  // batches go to the spool until delivery succeeds
+  std::chrono::steady_clock::time_point next_delivery_;
+  std::chrono::milliseconds delivery_backoff_{0};
+
   std::thread encoder_thread_;
   std::thread writer_thread_;
 };

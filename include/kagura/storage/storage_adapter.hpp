@@ -23,6 +23,13 @@ class StorageError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// The store could not be reached or refused the connection (server down, wrong address or
+// password). The telemetry pipeline keeps executions in its spool while this lasts.
+class StoreUnreachableError : public StorageError {
+ public:
+  using StorageError::StorageError;
+};
+
 // get_execution() with a prefix that matches more than one execution.
 class AmbiguousIdError : public StorageError {
  public:

@@ -21,7 +21,7 @@ std::string with_connect_timeout(std::string connection_string) {
 
 }  // namespace
 
-StorageError connect_error(const std::string& location, std::string_view message) {
+StoreUnreachableError connect_error(const std::string& location, std::string_view message) {
   std::string fix;
   if (contains(message, "password authentication failed") ||
       contains(message, "no password supplied") || contains(message, "role \"")) {
@@ -44,8 +44,8 @@ StorageError connect_error(const std::string& location, std::string_view message
   }
   std::string text(message);
   while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
-  return StorageError("cannot connect to postgresql telemetry store " + location + ": " + text +
-                      ": " + fix);
+  return StoreUnreachableError("cannot connect to postgresql telemetry store " + location + ": " +
+                               text + ": " + fix);
 }
 
 Connection::Connection(std::string connection_string, std::string location)

@@ -57,6 +57,6 @@ class Connection {
 };
 
 // Turns a failed connection attempt into an error naming the server and the fix.
-StorageError connect_error(const std::string& location, std::string_view message);
+StoreUnreachableError connect_error(const std::string& location, std::string_view message);
 
 }  // namespace kagura::storage::postgres_detail

@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <cctype>
 #include <mutex>
-#include <regex>
 
+#include "kagura/storage/connection_string.hpp"
 #include "storage/aggregate.hpp"
 #include "storage/postgres/connection.hpp"
 #include "storage/postgres/rows.hpp"
@@ -89,12 +89,7 @@ constexpr const char* kModelSums =
 }  // namespace
 
 std::string mask_postgres_password(const std::string& connection_string) {
-  static const std::regex uri_password(R"(^(postgres(?:ql)?://[^:/@?]*:)[^@/?]*@)",
-                                       std::regex::icase);
-  static const std::regex keyword_password(R"((password\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s&]*))",
-                                           std::regex::icase);
-  std::string masked = std::regex_replace(connection_string, uri_password, "$1***@");
-  return std::regex_replace(masked, keyword_password, "$1***");
+  return mask_connection_password(connection_string);
 }
 
 struct PostgresStore::Impl {
