@@ -2,13 +2,17 @@
 #include <cstdio>
 #include <exception>
 
+#include "cli/init_command.hpp"
 #include "cli/monitor_command.hpp"
+#include "cli/prune_command.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"kagura: observe LLM agents recorded by Kagura C++"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "kagura 0.1.0");
+  kagura::cli::add_init_command(app);
   kagura::cli::add_monitor_command(app);
+  kagura::cli::add_prune_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
