@@ -107,7 +107,7 @@ std::shared_ptr<Telemetry> get_global_telemetry() {
     if (first_use) {
       notify("initialised " + home.string() + " on first use: telemetry is recorded to " +
              (config.connection.empty() ? (home / "telemetry.db").string() : config.connection) +
-             ". Run 'kagura init' to choose another backend.");
+             ". Run 'kagura init' for advanced configuration (another backend, say).");
     }
   } catch (const std::exception& e) {
     notify(std::string("telemetry is off for this process: ") + e.what());
