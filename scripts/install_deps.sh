@@ -11,6 +11,7 @@ packages=(
   libmongoc-dev libbson-dev nodejs npm
   libcurl4-openssl-dev libcpp-httplib-dev libkainjow-mustache-dev
   libpqxx-dev postgresql
+  tmux
 )
 
 missing=()

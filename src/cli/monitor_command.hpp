@@ -4,7 +4,8 @@
 
 namespace kagura::cli {
 
-// `kagura monitor ...`: reads a telemetry store and prints what it holds.
+// `kagura monitor ...`: reads a telemetry store and shows what it holds. Each subcommand lives
+// in src/cli/monitor/; without one, `kagura monitor` is the live view.
 void add_monitor_command(CLI::App& app);
 
 }  // namespace kagura::cli

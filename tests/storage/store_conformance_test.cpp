@@ -548,6 +548,44 @@ TEST_P(StoreConformanceTest, BatchSaveIsExactlyOnce) {
   EXPECT_EQ(stats.cost_nanos, 15 * 1'000'001 + 7);
 }
 
+// Imported records often carry timestamps in whole seconds: thousands may share one start
+// time, and each is stored, found by time and deleted like any other.
+TEST_P(StoreConformanceTest, ThousandsOfExecutionsWithOneStartTime) {
+  const double t = kDay0 + 3600.0;
+  std::vector<Execution> same;
+  for (int i = 0; i < 2500; ++i) {
+    same.push_back(make_execution(make_id(0x0193, std::uint64_t(i)), "importer",
+                                  ExecutionStatus::completed, t, 1.0,
+                                  {llm_call("gpt-4o", 10, 5, 1'000)}));
+  }
+  const Execution later = make_execution(make_id(0x0194, 1), "importer",
+                                         ExecutionStatus::completed, t + 0.5, 1.0, {});
+  const Execution earlier = make_execution(make_id(0x0192, 1), "importer",
+                                           ExecutionStatus::completed, t - 0.5, 1.0, {});
+  std::vector<Execution> all = same;
+  all.push_back(later);
+  all.push_back(earlier);
+  ASSERT_EQ(save_all(store(), all), all.size());
+  EXPECT_EQ(save_all(store(), same), 0u) << "still exactly once";
+
+  EXPECT_EQ(store().count_executions({}), 2502);
+  EXPECT_EQ(store().count_executions({{}, {}, t, t + 1e-3}), 2500);
+  EXPECT_EQ(store().count_executions({{}, {}, {}, t}), 1);
+  EXPECT_EQ(store().count_executions({{}, {}, t + 1e-3, {}}), 1);
+  EXPECT_EQ(store().get_summary_stats({{}, {}, t, t + 1e-3}).cost_nanos, 2500 * 1'000);
+  ExecutionQuery newest;
+  newest.limit = 1;
+  EXPECT_EQ(store().get_executions(newest).at(0).id, later.id);
+  for (const auto& filter : {ExecutionFilter{}, ExecutionFilter{{}, {}, t, t + 1e-3}}) {
+    expect_consistent(store(), all, filter);
+  }
+
+  EXPECT_EQ(store().delete_old_executions(t), 1u);
+  EXPECT_EQ(store().delete_old_executions(t + 0.25), 2500u);
+  EXPECT_EQ(store().count_executions({}), 1);
+  EXPECT_TRUE(store().get_execution(later.id));
+}
+
 TEST_P(StoreConformanceTest, GetExecutionsFiltersAndOrders) {
   std::vector<Execution> all;
   for (int i = 0; i < 30; ++i) {

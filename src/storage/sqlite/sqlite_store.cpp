@@ -41,9 +41,20 @@ constexpr const char* kInsertExecution =
 // from the id so that executions starting in the same microsecond rarely collide (a collision
 // moves to another slot of the same microsecond).
 constexpr std::int64_t kSeqSlots = 1024;
+// When all the slots of a microsecond are taken (imported records with timestamps in whole
+// seconds, say), a row spills into the following microseconds, at most this many: such rows
+// may then sort up to a second after their neighbours, but every time filter stays exact
+// because it also compares started_at, and the seq bounds below leave room for the spill.
+constexpr std::int64_t kSpillMicros = 1'000'000;
+constexpr std::int64_t kProbes = 16;
 
 std::int64_t seq_floor(double started_at) {
   return static_cast<std::int64_t>(std::floor(started_at * 1e6)) * kSeqSlots;
+}
+
+// The first seq above every row that started before `started_at`, spilled rows included.
+std::int64_t seq_ceiling(double started_at) {
+  return seq_floor(started_at) + kSeqSlots * (1 + kSpillMicros);
 }
 
 // From the id's last eight bytes: the random tail of a generated UUIDv7, and cheaper than
@@ -114,7 +125,14 @@ class Where {
 
 void add_identity_filters(Where& where, const ExecutionFilter& filter) {
   if (filter.agent_name) where.text("agent_name = ?", *filter.agent_name);
-  if (filter.status) where.text("status = ?", std::string(telemetry::to_string(*filter.status)));
+  if (filter.status) {
+    where.text("status = ?", std::string(telemetry::to_string(*filter.status)));
+    // Spelled out so that SQLite can use the partial index of unfinished and failed runs,
+    // which it only considers when the query repeats the index's own condition.
+    if (*filter.status != telemetry::ExecutionStatus::completed) {
+      where.add("status != 'completed'");
+    }
+  }
 }
 
 // Time bounds go on seq too, which lets SQLite read just that part of the table; the
@@ -127,7 +145,7 @@ Where row_filter(const ExecutionFilter& filter, double from, double to) {
     where.real("started_at >= ?", from);
   }
   if (to < 1e299) {
-    where.integer("seq < ?", seq_floor(to) + kSeqSlots);
+    where.integer("seq < ?", seq_ceiling(to));
     where.real("started_at < ?", to);
   }
   return where;
@@ -279,6 +297,8 @@ struct SqliteStore::Impl {
   std::mutex mutex;
   SQLite::Database db;
   sqlite_detail::RawStatement insert;
+  // Prepared on the first microsecond that fills up, which most stores never see.
+  std::optional<SQLite::Statement> max_seq_in_range;
   // Reused by save_executions() for the rows of each batch.
   EncodedRows rows;
   std::shared_ptr<EncodedRowsPool> pool = std::make_shared<EncodedRowsPool>();
@@ -346,8 +366,9 @@ struct SqliteStore::Impl {
         insert.bind_text(index, arena.view(slice));
       }
     };
+    std::int64_t seq = row.seq_base + row.seq_slot;
     for (std::int64_t attempt = 0;; ++attempt) {
-      insert.bind(1, row.seq_base + (row.seq_slot + attempt) % kSeqSlots);
+      insert.bind(1, seq);
       bind_text(2, row.id);
       bind_text(3, row.trace_id);
       bind_text(4, row.parent_id);
@@ -379,12 +400,36 @@ struct SqliteStore::Impl {
       try {
         return insert.execute() == 1;
       } catch (const SQLite::Exception& error) {
-        if (error.getExtendedErrorCode() != SQLITE_CONSTRAINT_PRIMARYKEY ||
-            attempt + 1 >= kSeqSlots) {
-          throw;
-        }
+        if (error.getExtendedErrorCode() != SQLITE_CONSTRAINT_PRIMARYKEY) throw;
+      }
+      // A few collisions are chance; more mean a crowd sharing this microsecond, which
+      // probing slot by slot would make quadratic.
+      if (attempt + 1 < kProbes) {
+        seq = row.seq_base + (row.seq_slot + attempt + 1) % kSeqSlots;
+      } else {
+        seq = first_seq_after_spill(row.seq_base);
       }
     }
+  }
+
+  // The microsecond is crowded: the next seq after every row in it or spilled from it.
+  std::int64_t first_seq_after_spill(std::int64_t seq_base) {
+    const std::int64_t end = seq_base + kSeqSlots * (1 + kSpillMicros);
+    if (!max_seq_in_range) {
+      max_seq_in_range.emplace(db, "SELECT max(seq) FROM executions WHERE seq >= ? AND seq < ?");
+    }
+    max_seq_in_range->reset();
+    max_seq_in_range->bind(1, seq_base);
+    max_seq_in_range->bind(2, end);
+    max_seq_in_range->executeStep();
+    const std::int64_t next = max_seq_in_range->getColumn(0).getInt64() + 1;
+    if (next >= end) {
+      throw StorageError("sqlite telemetry store: more than " +
+                         std::to_string(kSeqSlots * (1 + kSpillMicros)) +
+                         " executions start within one second of each other at the same "
+                         "microsecond; give them distinct start times");
+    }
+    return next;
   }
 
   // Writes a batch in one transaction: its rows, and the rollups of the rows that were new.
@@ -702,7 +747,7 @@ std::size_t SqliteStore::delete_old_executions(double older_than) {
   try {
     SQLite::Transaction transaction(impl_->db, SQLite::TransactionBehavior::IMMEDIATE);
     SQLite::Statement remove(impl_->db, "DELETE FROM executions WHERE seq < ? AND started_at < ?");
-    remove.bind(1, seq_floor(older_than) + kSeqSlots);
+    remove.bind(1, seq_ceiling(older_than));
     remove.bind(2, older_than);
     const auto deleted = static_cast<std::size_t>(remove.exec());
     // Whole buckets before the cut go; the bucket the cut falls in is rebuilt from its rows.
