@@ -2,6 +2,7 @@
 #include <cstdio>
 #include <exception>
 
+#include "cli/alerts_command.hpp"
 #include "cli/init_command.hpp"
 #include "cli/monitor_command.hpp"
 #include "cli/prune_command.hpp"
@@ -10,6 +11,7 @@ int main(int argc, char** argv) {
   CLI::App app{"kagura: observe LLM agents recorded by Kagura C++"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "kagura 0.1.0");
+  kagura::cli::add_alerts_command(app);
   kagura::cli::add_init_command(app);
   kagura::cli::add_monitor_command(app);
   kagura::cli::add_prune_command(app);

@@ -3,6 +3,8 @@
 #include <atomic>
 #include <mutex>
 
+#include "kagura/alerts/alerting_sink.hpp"
+#include "kagura/alerts/rules_file.hpp"
 #include "kagura/config/paths.hpp"
 #include "kagura/config/telemetry_config.hpp"
 #include "kagura/pipeline/exit_flush.hpp"
@@ -45,7 +47,12 @@ Telemetry::Telemetry(std::shared_ptr<storage::StorageAdapter> store,
   if (!store_) throw std::invalid_argument("Telemetry needs a store");
   writer_ = std::make_shared<pipeline::AsyncWriter>(store_, options.pipeline);
   auto prices = options.prices ? options.prices : default_prices();
-  collector_ = std::make_unique<Collector>(writer_, std::move(prices));
+  std::shared_ptr<ExecutionSink> sink = writer_;
+  if (!options.alert_rules.empty()) {
+    alerts_ = std::make_shared<alerts::AlertingSink>(writer_, options.alert_rules);
+    sink = alerts_;
+  }
+  collector_ = std::make_unique<Collector>(std::move(sink), std::move(prices));
   if (options.flush_on_signals) pipeline::install_signal_flush();
 }
 
@@ -62,6 +69,7 @@ std::shared_ptr<Telemetry> Telemetry::from_config(const config::TelemetryConfig&
   if (!config.enabled) return disabled();
   TelemetryOptions options;
   options.pipeline = config.pipeline;
+  options.alert_rules = alerts::load_default_rules_or_notify();
   std::shared_ptr<storage::StorageAdapter> store;
   try {
     store = storage::create_storage_adapter(config.backend, config.connection);
@@ -80,7 +88,8 @@ Telemetry::~Telemetry() {
 }
 
 bool Telemetry::flush(std::chrono::milliseconds timeout) {
-  return writer_ ? writer_->flush(timeout) : true;
+  const bool written = writer_ ? writer_->flush(timeout) : true;
+  return (alerts_ ? alerts_->flush(timeout) : true) && written;
 }
 
 pipeline::PipelineStats Telemetry::stats() const {
@@ -89,6 +98,7 @@ pipeline::PipelineStats Telemetry::stats() const {
 
 void Telemetry::shutdown(std::chrono::milliseconds timeout) {
   if (writer_) writer_->shutdown(timeout);
+  if (alerts_) alerts_->shutdown(timeout);
 }
 
 std::shared_ptr<Telemetry> get_global_telemetry() {

@@ -13,6 +13,7 @@
 #include <chrono>
 #include <memory>
 
+#include "kagura/alerts/rule.hpp"
 #include "kagura/pipeline/async_writer.hpp"
 #include "kagura/storage/storage_adapter.hpp"
 #include "kagura/telemetry/collector.hpp"
@@ -23,6 +24,9 @@ class PriceTable;
 namespace kagura::config {
 struct TelemetryConfig;
 }
+namespace kagura::alerts {
+class AlertingSink;
+}
 
 namespace kagura::telemetry {
 
@@ -32,6 +36,9 @@ struct TelemetryOptions {
   bool flush_on_signals = true;
   // Defaults to the shipped price table with ~/.kagura/pricing.json merged in.
   std::shared_ptr<const pricing::PriceTable> prices;
+  // Alert rules checked as executions finish, on a thread of their own (kagura/alerts/). None by
+  // default; from_config() loads ~/.kagura/alerts.json when it exists.
+  std::vector<alerts::Rule> alert_rules;
 };
 
 class Telemetry {
@@ -48,6 +55,8 @@ class Telemetry {
   // nullptr for a disabled Telemetry.
   storage::StorageAdapter* store() noexcept { return store_.get(); }
   bool enabled() const noexcept { return writer_ != nullptr; }
+  // nullptr without alert rules.
+  alerts::AlertingSink* alerts() noexcept { return alerts_.get(); }
 
   bool flush(std::chrono::milliseconds timeout = std::chrono::seconds(30));
   pipeline::PipelineStats stats() const;
@@ -57,6 +66,7 @@ class Telemetry {
   Telemetry() = default;
   std::shared_ptr<storage::StorageAdapter> store_;
   std::shared_ptr<pipeline::AsyncWriter> writer_;
+  std::shared_ptr<alerts::AlertingSink> alerts_;
   std::unique_ptr<Collector> collector_;
 };
 
