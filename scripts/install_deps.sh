@@ -12,6 +12,8 @@ packages=(
   libcurl4-openssl-dev libcpp-httplib-dev libkainjow-mustache-dev
   libpqxx-dev postgresql
   tmux
+  chromium wrk
+  prometheus  # promtool, which checks the /metrics output in the tests
 )
 
 missing=()
@@ -24,22 +26,36 @@ for package in "${packages[@]}"; do
   fi
 done
 
-if [ ${#missing[@]} -eq 0 ]; then
-  exit 0
-fi
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null 2>&1; then
+      sudo="sudo"
+    else
+      echo "install_deps: these packages are missing and this is not root: ${missing[*]}" >&2
+      echo "install_deps: run this script as root, or install them with apt-get" >&2
+      exit 1
+    fi
+  fi
 
-sudo=""
-if [ "$(id -u)" -ne 0 ]; then
-  if command -v sudo >/dev/null 2>&1; then
-    sudo="sudo"
-  else
-    echo "install_deps: these packages are missing and this is not root: ${missing[*]}" >&2
-    echo "install_deps: run this script as root, or install them with apt-get" >&2
-    exit 1
+  echo "install_deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # The prometheus package is here for promtool only; on a systemd machine it also starts a
+  # Prometheus server on port 9090, the default port of `kagura dashboard --prometheus`. Stop
+  # the service that this run installed (one the machine already had is left alone).
+  if [[ " ${missing[*]} " == *" prometheus "* ]] && [ -d /run/systemd/system ]; then
+    $sudo systemctl disable --now prometheus >/dev/null 2>&1 || true
   fi
 fi
 
-echo "install_deps: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -qq
-$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# The web dashboard's npm packages (Chart.js, embedded into the kagura binary at build time, and
+# playwright-core for the browser test), pinned by web/package-lock.json. Installed again only
+# when the lock file changed since the last install.
+web="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/web"
+if ! cmp -s "$web/package-lock.json" "$web/node_modules/.kagura-installed-lock"; then
+  echo "install_deps: installing the npm packages of web/"
+  (cd "$web" && npm ci --no-audit --no-fund --silent)
+  cp "$web/package-lock.json" "$web/node_modules/.kagura-installed-lock"
+fi

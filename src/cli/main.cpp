@@ -3,6 +3,7 @@
 #include <exception>
 
 #include "cli/alerts_command.hpp"
+#include "cli/dashboard_command.hpp"
 #include "cli/init_command.hpp"
 #include "cli/monitor_command.hpp"
 #include "cli/prune_command.hpp"
@@ -12,6 +13,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", "kagura 0.1.0");
   kagura::cli::add_alerts_command(app);
+  kagura::cli::add_dashboard_command(app);
   kagura::cli::add_init_command(app);
   kagura::cli::add_monitor_command(app);
   kagura::cli::add_prune_command(app);
