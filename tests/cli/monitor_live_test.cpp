@@ -331,7 +331,7 @@ TEST_F(MonitorLiveTest, UnderTmuxCtrlCGivesTheTerminalBack) {
   // go on (bash's wait-and-cooperative-exit).
   const std::string script = "echo before the view; " + quoted(kagura::test::kagura_bin()) +
                              " monitor --db " + quoted(db.string()) +
-                             " --refresh 0.3; echo \"view exited with $?\"; stty -a; sleep 60";
+                             " --refresh 0.3; echo \"view exited with $?\"; stty -a; echo end of stty; sleep 60";
   ASSERT_EQ(
       tmux.run("new-session -d -s live -x 160 -y 50 " + quoted("bash -c " + quoted(script))).second,
       0);
@@ -348,7 +348,8 @@ TEST_F(MonitorLiveTest, UnderTmuxCtrlCGivesTheTerminalBack) {
   ASSERT_TRUE(wait_until(
       [&] {
         screen = tmux.pane();
-        return screen.find("view exited with") != std::string::npos;
+        // The whole report, not just its first line: stty may not have printed yet.
+        return screen.find("end of stty") != std::string::npos;
       },
       10s))
       << screen;
