@@ -42,8 +42,8 @@ namespace {
 using kagura::telemetry::Execution;
 namespace fs = std::filesystem;
 
-using kagura::bench::make_templates;
 using kagura::bench::kSpanSeconds;
+using kagura::bench::make_templates;
 using kagura::bench::stamp;
 
 void remove_db(const fs::path& path) {

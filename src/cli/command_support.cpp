@@ -51,8 +51,9 @@ std::shared_ptr<storage::StorageAdapter> open_store(const StoreOptions& options)
     const std::string path =
         connection.empty() ? config::default_database_path().string() : connection;
     require_existing_sqlite_file(
-        path, "nothing has been recorded there yet. Run an agent (or `kagura init`), or point "
-              "--db at a store");
+        path,
+        "nothing has been recorded there yet. Run an agent (or `kagura init`), or point "
+        "--db at a store");
     return std::make_shared<storage::SqliteStore>(path);
   }
   return storage::create_storage_adapter(backend, connection);

@@ -290,8 +290,8 @@ void AsyncWriter::spool_batch(storage::PreparedBatch& batch, const std::string& 
   try {
     spool_->append(batch.pointers());
   } catch (const std::exception& e) {
-    const std::string error = store_error.empty() ? std::string(e.what())
-                                                  : store_error + "; and then " + e.what();
+    const std::string error =
+        store_error.empty() ? std::string(e.what()) : store_error + "; and then " + e.what();
     std::lock_guard lock(mutex_);
     count_done_locked(count, 0, &error);
     return;
@@ -316,9 +316,8 @@ void AsyncWriter::spool_batch(storage::PreparedBatch& batch, const std::string& 
 }
 
 void AsyncWriter::deliver_spool() {
-  const SpoolDelivery delivery =
-      spool_->deliver(*store_, options_.max_batch, [this](std::uint64_t delivered,
-                                                          std::uint64_t inserted) {
+  const SpoolDelivery delivery = spool_->deliver(
+      *store_, options_.max_batch, [this](std::uint64_t delivered, std::uint64_t inserted) {
         std::lock_guard lock(mutex_);
         stats_.unspooled += delivered;
         stats_.written += inserted;

@@ -150,8 +150,9 @@ void Spool::append(std::span<const telemetry::Execution* const> executions) {
     std::error_code ignored;
     fs::remove(temporary, ignored);
     return storage::StorageError("cannot write the telemetry spool " + temporary.string() + ": " +
-                                 what + ": free disk space or set KAGURA_TELEMETRY_SPOOL to a "
-                                        "writable directory");
+                                 what +
+                                 ": free disk space or set KAGURA_TELEMETRY_SPOOL to a "
+                                 "writable directory");
   };
   FileDescriptor fd(::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
   if (fd.get() < 0) throw fail(errno_text());
@@ -188,8 +189,8 @@ SpoolDelivery Spool::deliver(storage::StorageAdapter& store, std::size_t batch_s
     segments.push_back(std::move(*segment));
   }
   if (error) {
-    result.error = "cannot read the telemetry spool " + directory_.string() + ": " +
-                   error.message();
+    result.error =
+        "cannot read the telemetry spool " + directory_.string() + ": " + error.message();
     return result;
   }
   std::sort(segments.begin(), segments.end(),

@@ -329,9 +329,10 @@ TEST_F(MonitorLiveTest, UnderTmuxCtrlCGivesTheTerminalBack) {
   Tmux tmux;
   // bash waits for the view, then reports; a child that handles SIGINT itself lets the script
   // go on (bash's wait-and-cooperative-exit).
-  const std::string script = "echo before the view; " + quoted(kagura::test::kagura_bin()) +
-                             " monitor --db " + quoted(db.string()) +
-                             " --refresh 0.3; echo \"view exited with $?\"; stty -a; echo end of stty; sleep 60";
+  const std::string script =
+      "echo before the view; " + quoted(kagura::test::kagura_bin()) + " monitor --db " +
+      quoted(db.string()) +
+      " --refresh 0.3; echo \"view exited with $?\"; stty -a; echo end of stty; sleep 60";
   ASSERT_EQ(
       tmux.run("new-session -d -s live -x 160 -y 50 " + quoted("bash -c " + quoted(script))).second,
       0);

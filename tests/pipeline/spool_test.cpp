@@ -30,8 +30,8 @@ namespace {
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
-using ::testing::HasSubstr;
 using telemetry::Execution;
+using ::testing::HasSubstr;
 
 std::vector<Execution> make_executions(int count, const std::string& agent = "agent") {
   std::vector<Execution> executions;
@@ -357,9 +357,8 @@ TEST_F(SpoolTest, AStoreOutageInTheMiddleOfARunLosesNothing) {
 
   const auto messages = notices.messages();
   const auto mentions = [&](const std::string& text) {
-    return std::count_if(messages.begin(), messages.end(), [&](const std::string& m) {
-      return m.find(text) != std::string::npos;
-    });
+    return std::count_if(messages.begin(), messages.end(),
+                         [&](const std::string& m) { return m.find(text) != std::string::npos; });
   };
   EXPECT_EQ(mentions("kept in the spool " + spool_dir.string()), 1) << "one notice per outage";
   EXPECT_EQ(mentions("answering again"), 1);

@@ -45,8 +45,8 @@ class RecordingAgent {
       : thread_([this, &collector] {
           while (!stop_) {
             auto scope = collector.track_execution("steady-agent", {{"n", count_.load()}});
-            scope.record_llm_call({.model = "gpt-4o-mini", .prompt_tokens = 10,
-                                   .completion_tokens = 5});
+            scope.record_llm_call(
+                {.model = "gpt-4o-mini", .prompt_tokens = 10, .completion_tokens = 5});
             ids_.push_back(scope.id());
             ++count_;
             std::this_thread::sleep_for(1ms);

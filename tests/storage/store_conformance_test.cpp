@@ -558,10 +558,10 @@ TEST_P(StoreConformanceTest, ThousandsOfExecutionsWithOneStartTime) {
                                   ExecutionStatus::completed, t, 1.0,
                                   {llm_call("gpt-4o", 10, 5, 1'000)}));
   }
-  const Execution later = make_execution(make_id(0x0194, 1), "importer",
-                                         ExecutionStatus::completed, t + 0.5, 1.0, {});
-  const Execution earlier = make_execution(make_id(0x0192, 1), "importer",
-                                           ExecutionStatus::completed, t - 0.5, 1.0, {});
+  const Execution later =
+      make_execution(make_id(0x0194, 1), "importer", ExecutionStatus::completed, t + 0.5, 1.0, {});
+  const Execution earlier =
+      make_execution(make_id(0x0192, 1), "importer", ExecutionStatus::completed, t - 0.5, 1.0, {});
   std::vector<Execution> all = same;
   all.push_back(later);
   all.push_back(earlier);

@@ -71,17 +71,17 @@ struct AsyncWriterOptions {
 };
 
 struct PipelineStats {
-  std::uint64_t queued = 0;      // accepted onto the queue
-  std::uint64_t written = 0;     // stored by the backend
-  std::uint64_t duplicates = 0;  // already stored (same id), skipped
-  std::uint64_t dropped = 0;     // refused or evicted by the overflow policy
-  std::uint64_t failed = 0;      // given up after retries (and not spooled)
-  std::uint64_t spooled = 0;     // put in the spool by this writer because the store failed
-  std::uint64_t unspooled = 0;   // delivered from the spool to the store by this writer
+  std::uint64_t queued = 0;         // accepted onto the queue
+  std::uint64_t written = 0;        // stored by the backend
+  std::uint64_t duplicates = 0;     // already stored (same id), skipped
+  std::uint64_t dropped = 0;        // refused or evicted by the overflow policy
+  std::uint64_t failed = 0;         // given up after retries (and not spooled)
+  std::uint64_t spooled = 0;        // put in the spool by this writer because the store failed
+  std::uint64_t unspooled = 0;      // delivered from the spool to the store by this writer
   std::uint64_t spool_pending = 0;  // waiting in the spool directory, from any process
-  std::uint64_t batches = 0;     // transactions committed
-  std::uint64_t pending = 0;     // queued or being written right now
-  std::string last_error;        // the last store error, empty if none
+  std::uint64_t batches = 0;        // transactions committed
+  std::uint64_t pending = 0;        // queued or being written right now
+  std::string last_error;           // the last store error, empty if none
 };
 
 class AsyncWriter final : public telemetry::ExecutionSink {

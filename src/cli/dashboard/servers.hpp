@@ -14,7 +14,6 @@ namespace kagura::cli::dashboard {
 void serve_web(const ServerOptions& options, std::shared_ptr<storage::StorageAdapter> store);
 
 // Prometheus text exposition at /metrics.
-void serve_prometheus(const ServerOptions& options,
-                      std::shared_ptr<storage::StorageAdapter> store);
+void serve_prometheus(const ServerOptions& options, std::shared_ptr<storage::StorageAdapter> store);
 
 }  // namespace kagura::cli::dashboard

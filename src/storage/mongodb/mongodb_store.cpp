@@ -123,9 +123,10 @@ struct MongoStore::Impl {
     bson_error_t error;
     if (!mongoc_client_command_simple(client.get(), "admin", command.get(), nullptr, reply.reset(),
                                       &error)) {
-      throw StoreUnreachableError("cannot reach the MongoDB server of " + where() + ": " + error.message +
-                         ": start mongod there, or point KAGURA_TELEMETRY_CONNECTION at a "
-                         "reachable server (mongodb://host:port/dbname)");
+      throw StoreUnreachableError("cannot reach the MongoDB server of " + where() + ": " +
+                                  error.message +
+                                  ": start mongod there, or point KAGURA_TELEMETRY_CONNECTION at a "
+                                  "reachable server (mongodb://host:port/dbname)");
     }
   }
 
