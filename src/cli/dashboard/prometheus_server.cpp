@@ -178,23 +178,13 @@ class StoreFollower {
   bool failing_ = false;
 };
 
-std::string url_host(const std::string& host) {
-  return host.find(':') != std::string::npos && !host.starts_with('[') ? "[" + host + "]" : host;
-}
-
 }  // namespace
 
 void serve_prometheus(const ServerOptions& options,
                       std::shared_ptr<storage::StorageAdapter> store) {
   StoreFollower follower(std::move(store));
   httplib::Server server;
-  server.set_tcp_nodelay(true);  // headers and body go out separately; no delayed-ACK wait
-  // httplib's default adds SO_REUSEPORT, with which a second server binds the same port and
-  // silently shares its scrapes; SO_REUSEADDR alone still allows a restart at once.
-  server.set_socket_options([](socket_t sock) {
-    int yes = 1;
-    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
-  });
+  configure_sockets(server);
   server.set_pre_routing_handler([&](const httplib::Request& request, httplib::Response& response) {
     if (request_authorised(request, options.token))
       return httplib::Server::HandlerResponse::Unhandled;
@@ -229,14 +219,10 @@ void serve_prometheus(const ServerOptions& options,
   }
   if (!follower.read_all()) return;  // Ctrl-C while reading the store
 
-  std::thread listener([&server] { server.listen_after_bind(); });
   std::fprintf(stdout, "Prometheus metrics at http://%s:%d/metrics\n",
                url_host(options.host).c_str(), port);
   std::fflush(stdout);
-  while (monitor::sleep_unless_interrupted(0.1)) {
-  }
-  server.stop();
-  listener.join();
+  serve_until_interrupted(server, "the Prometheus endpoint", options.host, port);
 }
 
 }  // namespace kagura::cli::dashboard

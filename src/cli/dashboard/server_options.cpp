@@ -1,6 +1,13 @@
 #include "cli/dashboard/server_options.hpp"
 
+#include <fmt/format.h>
+#include <sys/socket.h>
+
+#include <atomic>
+#include <thread>
+
 #include "cli/command_support.hpp"
+#include "cli/monitor/interrupt.hpp"
 
 namespace kagura::cli::dashboard {
 namespace {
@@ -39,6 +46,35 @@ bool request_authorised(const httplib::Request& request, const std::string& toke
     return true;
   }
   return request.has_param("token") && same_secret(request.get_param_value("token"), token);
+}
+
+std::string url_host(const std::string& host) {
+  return host.find(':') != std::string::npos && !host.starts_with('[') ? "[" + host + "]" : host;
+}
+
+void configure_sockets(httplib::Server& server) {
+  server.set_tcp_nodelay(true);
+  server.set_socket_options([](socket_t socket) {
+    int yes = 1;
+    ::setsockopt(socket, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
+}
+
+void serve_until_interrupted(httplib::Server& server, std::string_view what,
+                             const std::string& host, int port) {
+  std::atomic<bool> listening_ended{false};
+  bool listened = false;
+  std::thread listener([&] {
+    listened = server.listen_after_bind();
+    listening_ended = true;
+  });
+  while (!listening_ended && monitor::sleep_unless_interrupted(0.1)) {
+  }
+  server.stop();
+  listener.join();
+  if (!listened && !monitor::interrupted()) {
+    throw CliError(fmt::format("{} stopped listening on {}:{} unexpectedly", what, host, port));
+  }
 }
 
 }  // namespace kagura::cli::dashboard

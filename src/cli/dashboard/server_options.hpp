@@ -25,4 +25,16 @@ void check_exposure(const ServerOptions& options, std::string_view server_name);
 // (compared in constant time).
 bool request_authorised(const httplib::Request& request, const std::string& token);
 
+// The host as it goes into a URL: an IPv6 address in brackets.
+std::string url_host(const std::string& host);
+// Socket settings both servers need: TCP_NODELAY (httplib writes headers and body separately,
+// so without it a kept-alive response waits for the client's delayed ACK, 40 ms on Linux), and
+// SO_REUSEADDR without httplib's default SO_REUSEPORT, with which a second server binds the
+// same port and silently takes part of its connections.
+void configure_sockets(httplib::Server& server);
+// Serves on the bound `server` until Ctrl-C, then stops it. Throws CliError naming `what` when
+// the server stops listening by itself.
+void serve_until_interrupted(httplib::Server& server, std::string_view what,
+                             const std::string& host, int port);
+
 }  // namespace kagura::cli::dashboard

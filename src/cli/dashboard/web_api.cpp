@@ -9,8 +9,10 @@
 #include <set>
 #include <vector>
 
+#include "cli/monitor/compare.hpp"
 #include "cli/monitor/filters.hpp"
 #include "cli/monitor/stats.hpp"
+#include "cli/monitor/trace_tree.hpp"
 #include "cli/output.hpp"
 #include "cli/time_spec.hpp"
 #include "kagura/telemetry/ids.hpp"
@@ -30,7 +32,6 @@ constexpr std::int64_t kMaxLimit = 1000;
 constexpr std::int64_t kDefaultLimit = 50;
 // More agents than a comparison table can show; the most expensive come first.
 constexpr std::size_t kMaxAgents = 100;
-constexpr std::int64_t kTracePage = 1000;
 constexpr std::int64_t kTraceLimit = 10000;
 
 const std::vector<std::string> kFilterParams = {"agent", "status", "since", "until"};
@@ -186,33 +187,7 @@ nlohmann::json listing_json(const Execution& e) {
   return row;
 }
 
-// Children by parent id, each list in start order.
-using ChildMap = std::map<std::string, std::vector<Execution>, std::less<>>;
-
-ChildMap children_in_trace(storage::StorageAdapter& store, const Execution& execution,
-                           bool& truncated) {
-  ChildMap children;
-  storage::ExecutionQuery query;
-  query.trace_id = execution.trace_id;
-  query.limit = kTracePage;
-  query.include_events = false;
-  for (query.offset = 0; query.offset < kTraceLimit; query.offset += kTracePage) {
-    auto page = store.get_executions(query);
-    for (auto& e : page) {
-      if (!e.parent_id.empty() && e.id != execution.id) {
-        children[e.parent_id].push_back(std::move(e));
-      }
-    }
-    if (static_cast<std::int64_t>(page.size()) < kTracePage) break;
-  }
-  truncated = query.offset >= kTraceLimit;
-  for (auto& [parent, list] : children) {
-    std::sort(list.begin(), list.end(), [](const Execution& a, const Execution& b) {
-      return a.started_at != b.started_at ? a.started_at < b.started_at : a.id < b.id;
-    });
-  }
-  return children;
-}
+using monitor::ChildMap;
 
 nlohmann::json tree_json(const ChildMap& children, const std::string& parent,
                          std::set<std::string>& seen) {
@@ -337,25 +312,7 @@ nlohmann::json WebApi::agents(const ApiParams& params) const {
       storage::ExecutionFilter agent_filter = filter;
       agent_filter.agent_name = groups[i].key;
       const auto s = store_->get_summary_stats(agent_filter);
-      const bool runs = s.total_executions > 0;
-      const auto per_run = [&](double total) {
-        return runs ? nlohmann::json(total / static_cast<double>(s.total_executions))
-                    : nlohmann::json();
-      };
-      rows.push_back({{"agent", groups[i].key},
-                      {"runs", s.total_executions},
-                      {"completed", s.completed},
-                      {"failed", s.failed},
-                      {"running", s.running},
-                      {"success_rate", s.success_rate},
-                      {"p50_duration", s.p50_duration},
-                      {"p95_duration", s.p95_duration},
-                      {"p99_duration", s.p99_duration},
-                      {"total_tokens", s.total_tokens},
-                      {"total_cost", s.total_cost()},
-                      {"unpriced_llm_calls", s.unpriced_llm_calls},
-                      {"tokens_per_run", per_run(static_cast<double>(s.total_tokens))},
-                      {"cost_per_run", per_run(s.total_cost())}});
+      rows.push_back(monitor::comparison_json(groups[i].key, s));
     }
     return {{"agents", std::move(rows)}, {"truncated", groups.size() > kMaxAgents}};
   });
@@ -403,7 +360,7 @@ nlohmann::json WebApi::execution(std::string_view id_or_prefix) const {
                             "': check it against /api/executions");
   }
   bool truncated = false;
-  const ChildMap children = children_in_trace(*store_, *execution, truncated);
+  const ChildMap children = monitor::children_in_trace(*store_, *execution, kTraceLimit, truncated);
   std::set<std::string> seen{execution->id};
   nlohmann::json out = {{"execution", telemetry::to_json(*execution)},
                         {"children", tree_json(children, execution->id, seen)},

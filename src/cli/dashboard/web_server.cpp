@@ -81,10 +81,6 @@ std::string page_html(std::string_view html, const std::string& token) {
   return out;
 }
 
-std::string url_host(const std::string& host) {
-  return host.find(':') != std::string::npos && !host.starts_with("[") ? "[" + host + "]" : host;
-}
-
 void add_routes(httplib::Server& server, const WebApi& api, const std::string& token) {
   server.set_pre_routing_handler(
       [&token](const httplib::Request& request, httplib::Response& response) {
@@ -159,19 +155,11 @@ void serve_web(const ServerOptions& options, std::shared_ptr<storage::StorageAda
   // A polling page or a load generator reuses its connection rather than reconnecting every
   // five requests (httplib's default).
   server.set_keep_alive_max_count(10000);
-  // httplib writes headers and body separately: without TCP_NODELAY the body of a kept-alive
-  // response waits for the client's delayed ACK (40 ms on Linux).
-  server.set_tcp_nodelay(true);
+  configure_sockets(server);
   server.set_default_headers({{"Content-Security-Policy", kContentSecurityPolicy},
                               {"X-Content-Type-Options", "nosniff"},
                               {"Referrer-Policy", "no-referrer"},
                               {"Cache-Control", "no-store"}});
-  // httplib's default sets SO_REUSEPORT on Linux, which lets a second server bind the same port
-  // and silently take half of its connections; SO_REUSEADDR alone still allows a quick restart.
-  server.set_socket_options([](socket_t socket) {
-    int yes = 1;
-    ::setsockopt(socket, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
-  });
   add_routes(server, api, options.token);
 
   const int port = options.port == 0
@@ -193,20 +181,7 @@ void serve_web(const ServerOptions& options, std::shared_ptr<storage::StorageAda
   }
   std::fflush(stdout);
 
-  std::atomic<bool> listening_ended{false};
-  bool listened = false;
-  std::thread listener([&] {
-    listened = server.listen_after_bind();
-    listening_ended = true;
-  });
-  while (!listening_ended && monitor::sleep_unless_interrupted(0.1)) {
-  }
-  server.stop();
-  listener.join();
-  if (!listened && !monitor::interrupted()) {
-    throw CliError(fmt::format("the web dashboard stopped listening on {}:{} unexpectedly",
-                               options.host, port));
-  }
+  serve_until_interrupted(server, "the web dashboard", options.host, port);
 }
 
 }  // namespace kagura::cli::dashboard

@@ -49,23 +49,7 @@ int run_compare(const CompareOptions& options) {
   if (options.json) {
     nlohmann::json out = nlohmann::json::array();
     for (const auto& r : rows) {
-      const auto& s = r.stats;
-      nlohmann::json row = {{"agent", r.agent},
-                            {"runs", s.total_executions},
-                            {"completed", s.completed},
-                            {"failed", s.failed},
-                            {"running", s.running},
-                            {"success_rate", s.success_rate},
-                            {"p50_duration", s.p50_duration},
-                            {"p95_duration", s.p95_duration},
-                            {"p99_duration", s.p99_duration},
-                            {"total_tokens", s.total_tokens},
-                            {"total_cost", s.total_cost()},
-                            {"unpriced_llm_calls", s.unpriced_llm_calls}};
-      row["tokens_per_run"] =
-          r.has_runs() ? nlohmann::json(r.per_run(static_cast<double>(s.total_tokens))) : nullptr;
-      row["cost_per_run"] = r.has_runs() ? nlohmann::json(r.per_run(s.total_cost())) : nullptr;
-      out.push_back(std::move(row));
+      out.push_back(comparison_json(r.agent, r.stats));
     }
     fmt::print("{}\n", nlohmann::json{{"agents", std::move(out)}}.dump(2));
     return 0;
@@ -124,6 +108,28 @@ int run_compare(const CompareOptions& options) {
 }
 
 }  // namespace
+
+nlohmann::json comparison_json(const std::string& agent, const storage::SummaryStats& s) {
+  const bool runs = s.total_executions > 0;
+  const auto per_run = [&](double total) {
+    return runs ? nlohmann::json(total / static_cast<double>(s.total_executions))
+                : nlohmann::json();
+  };
+  return {{"agent", agent},
+          {"runs", s.total_executions},
+          {"completed", s.completed},
+          {"failed", s.failed},
+          {"running", s.running},
+          {"success_rate", s.success_rate},
+          {"p50_duration", s.p50_duration},
+          {"p95_duration", s.p95_duration},
+          {"p99_duration", s.p99_duration},
+          {"total_tokens", s.total_tokens},
+          {"total_cost", s.total_cost()},
+          {"unpriced_llm_calls", s.unpriced_llm_calls},
+          {"tokens_per_run", per_run(static_cast<double>(s.total_tokens))},
+          {"cost_per_run", per_run(s.total_cost())}};
+}
 
 void add_compare_command(CLI::App& monitor) {
   auto options = std::make_shared<CompareOptions>();

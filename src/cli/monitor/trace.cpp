@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "cli/monitor/filters.hpp"
+#include "cli/monitor/trace_tree.hpp"
 #include "cli/output.hpp"
 #include "kagura/telemetry/ids.hpp"
 
@@ -25,37 +26,8 @@ struct TraceOptions {
   bool json = false;
 };
 
-// Children by parent id, each list in start order.
-using ChildMap = std::map<std::string, std::vector<Execution>, std::less<>>;
-
-constexpr std::int64_t kTracePage = 1000;
 // A trace larger than this is shown in part; no agent tree of a real program comes near it.
 constexpr std::int64_t kTraceLimit = 100000;
-
-ChildMap children_in_trace(storage::StorageAdapter& store, const Execution& execution,
-                           bool& truncated) {
-  ChildMap children;
-  storage::ExecutionQuery query;
-  query.trace_id = execution.trace_id;
-  query.limit = kTracePage;
-  query.include_events = false;
-  for (query.offset = 0; query.offset < kTraceLimit; query.offset += kTracePage) {
-    auto page = store.get_executions(query);
-    for (auto& e : page) {
-      if (!e.parent_id.empty() && e.id != execution.id) {
-        children[e.parent_id].push_back(std::move(e));
-      }
-    }
-    if (static_cast<std::int64_t>(page.size()) < kTracePage) break;
-  }
-  truncated = query.offset >= kTraceLimit;
-  for (auto& [parent, list] : children) {
-    std::sort(list.begin(), list.end(), [](const Execution& a, const Execution& b) {
-      return a.started_at != b.started_at ? a.started_at < b.started_at : a.id < b.id;
-    });
-  }
-  return children;
-}
 
 std::string cost_text(const telemetry::Metrics& m) {
   if (m.unpriced_llm_calls > 0 && m.unpriced_llm_calls == m.llm_calls) return "unpriced";
@@ -246,7 +218,7 @@ int run_trace(const TraceOptions& options) {
                    ": check the id (or a prefix of it) with `kagura monitor list`");
   }
   bool truncated = false;
-  const ChildMap children = children_in_trace(*store, *execution, truncated);
+  const ChildMap children = children_in_trace(*store, *execution, kTraceLimit, truncated);
   if (options.json) {
     std::set<std::string> seen{execution->id};
     nlohmann::json out = {{"execution", telemetry::to_json(*execution)},
