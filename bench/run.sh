@@ -19,3 +19,5 @@ echo "== storage backends: SQLite (baseline), PostgreSQL, MongoDB wire server (b
 "$root/bench/backend_bench.sh" "${1:-1000000}" 5 100000
 echo "== kagura monitor stats/list as whole processes on a 1,000,000-execution SQLite store =="
 "$build_dir/bench/monitor_cli_bench" "${1:-1000000}" 15
+echo "== the durable mode's price: agent time per call vs the default, 1 and 8 threads =="
+"$build_dir/bench/durable_bench" 2000 8

@@ -14,6 +14,9 @@ packages=(
   tmux
   chromium wrk
   prometheus  # promtool, which checks the /metrics output in the tests
+  # scripts/test_sanitizers.sh and scripts/fuzz.sh: clang, its sanitizer and libFuzzer runtimes,
+  # and llvm-symbolizer for readable reports
+  clang libclang-rt-14-dev llvm
 )
 
 missing=()

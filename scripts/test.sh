@@ -9,3 +9,10 @@ build_dir="${KAGURA_BUILD_DIR:-$root/build}"
 
 cd "$build_dir"
 ctest --output-on-failure --parallel "$(nproc)" --timeout 300
+
+# The suite again under ASan+UBSan and under TSan, then every fuzz target for 10 s
+# (docs/reliability.md). KAGURA_CI_SANITIZERS=0 skips them.
+if [ "${KAGURA_CI_SANITIZERS:-1}" != 0 ]; then
+  "$root/scripts/test_sanitizers.sh" all
+  "$root/scripts/fuzz.sh" 10
+fi

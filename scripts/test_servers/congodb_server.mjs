@@ -12,7 +12,14 @@ if (!urlFile || !entry) {
 }
 
 const { CongoServer } = await import(pathToFileURL(entry).href);
-const server = new CongoServer({ host: '127.0.0.1', port: 0 });
+// CONGODB_PORT and CONGODB_PERSIST (a file the data is saved to on stop and loaded from on
+// start) let a test stop the server and start it again on the same port with its data.
+const options = { host: '127.0.0.1', port: Number(process.env.CONGODB_PORT ?? 0) };
+if (process.env.CONGODB_PERSIST) {
+  options.storage = 'memory';
+  options.persistPath = process.env.CONGODB_PERSIST;
+}
+const server = new CongoServer(options);
 await server.start();
 // CongoServer reports the port it was given; port 0 asks the kernel for a free one, which only
 // the listening socket knows.

@@ -344,13 +344,25 @@ std::optional<double> parse_duration(std::string_view text) {
   const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), number);
   if (ec != std::errc() || !std::isfinite(number) || number < 0) return std::nullopt;
   const std::string_view unit(ptr, static_cast<std::size_t>(text.data() + text.size() - ptr));
-  if (unit.empty() || unit == "s") return number;
-  if (unit == "ms") return number / 1000;
-  if (unit == "m") return number * 60;
-  if (unit == "h") return number * 3600;
-  if (unit == "d") return number * 86400;
-  if (unit == "w") return number * 7 * 86400;
-  return std::nullopt;
+  double seconds = 0;
+  if (unit.empty() || unit == "s") {
+    seconds = number;
+  } else if (unit == "ms") {
+    seconds = number / 1000;
+  } else if (unit == "m") {
+    seconds = number * 60;
+  } else if (unit == "h") {
+    seconds = number * 3600;
+  } else if (unit == "d") {
+    seconds = number * 86400;
+  } else if (unit == "w") {
+    seconds = number * 7 * 86400;
+  } else {
+    return std::nullopt;
+  }
+  // "1e308w" is a number, but no span: it overflows to infinity.
+  if (!std::isfinite(seconds)) return std::nullopt;
+  return seconds;
 }
 
 std::filesystem::path default_rules_path() {
@@ -407,18 +419,29 @@ std::vector<Rule> load_rules_file(const std::filesystem::path& path) {
   }
   std::stringstream text;
   text << in.rdbuf();
+  return parse_rules_text(text.str(), path.string());
+}
+
+std::vector<Rule> parse_rules_text(std::string_view text, std::string_view source) {
   json document;
   try {
-    document = json::parse(text.str());
+    document = json::parse(text);
   } catch (const json::parse_error& e) {
     std::string detail = e.what();
     if (const auto colon = detail.find("parse error"); colon != std::string::npos) {
       detail = detail.substr(colon);
     }
-    throw ConfigError(fmt::format("{}: not valid JSON ({}): fix the syntax at that place",
-                                  path.string(), detail));
+    throw ConfigError(
+        fmt::format("{}: not valid JSON ({}): fix the syntax at that place", source, detail));
+  } catch (const json::exception& e) {
+    // A number too large for a double (1e999) is out_of_range, not a parse_error.
+    std::string detail = e.what();
+    if (const auto tag = detail.find("] "); tag != std::string::npos)
+      detail = detail.substr(tag + 2);
+    throw ConfigError(
+        fmt::format("{}: not valid JSON ({}): fix the number at that place", source, detail));
   }
-  return parse_rules(document, path.string());
+  return parse_rules(document, source);
 }
 
 std::vector<Rule> load_default_rules_or_notify() noexcept {

@@ -1,5 +1,7 @@
 #include "kagura/config/telemetry_config.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cstdio>
 #include <cstdlib>
@@ -11,11 +13,11 @@ namespace kagura::config {
 namespace {
 
 constexpr std::string_view kKnown[] = {
-    "KAGURA_TELEMETRY_ENABLED",     "KAGURA_TELEMETRY_BACKEND",
-    "KAGURA_TELEMETRY_CONNECTION",  "KAGURA_TELEMETRY_QUEUE_CAPACITY",
-    "KAGURA_TELEMETRY_BATCH_SIZE",  "KAGURA_TELEMETRY_FLUSH_INTERVAL_MS",
-    "KAGURA_TELEMETRY_OVERFLOW",    "KAGURA_TELEMETRY_SPOOL",
-    "KAGURA_TELEMETRY_SPOOL_MAX_MB"};
+    "KAGURA_TELEMETRY_ENABLED",      "KAGURA_TELEMETRY_BACKEND",
+    "KAGURA_TELEMETRY_CONNECTION",   "KAGURA_TELEMETRY_QUEUE_CAPACITY",
+    "KAGURA_TELEMETRY_BATCH_SIZE",   "KAGURA_TELEMETRY_FLUSH_INTERVAL_MS",
+    "KAGURA_TELEMETRY_OVERFLOW",     "KAGURA_TELEMETRY_SPOOL",
+    "KAGURA_TELEMETRY_SPOOL_MAX_MB", "KAGURA_TELEMETRY_DURABLE"};
 
 struct Setting {
   std::string value;
@@ -63,9 +65,134 @@ std::string default_spool_name(const std::string& backend, const std::string& co
   return backend + "-" + hex;
 }
 
+std::string trim(std::string_view text) {
+  const auto begin = text.find_first_not_of(" \t");
+  if (begin == std::string_view::npos) return {};
+  const auto end = text.find_last_not_of(" \t");
+  return std::string(text.substr(begin, end - begin + 1));
+}
+
+// OTEL_EXPORTER_OTLP_HEADERS: "k=v,k2=v2" with URL-encoded values (the W3C Baggage form the
+// OpenTelemetry specification uses).
+std::vector<std::pair<std::string, std::string>> parse_otlp_headers(const Setting& setting,
+                                                                    std::string_view name) {
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::size_t start = 0;
+  while (start <= setting.value.size()) {
+    auto end = setting.value.find(',', start);
+    if (end == std::string::npos) end = setting.value.size();
+    const std::string entry = trim(std::string_view(setting.value).substr(start, end - start));
+    start = end + 1;
+    if (entry.empty()) continue;
+    const auto equals = entry.find('=');
+    const std::string key = equals == std::string::npos ? "" : trim(entry.substr(0, equals));
+    const bool token = !key.empty() && key.find_first_of(" \t:\r\n") == std::string::npos;
+    if (!token) {
+      throw ConfigError(std::string(name) + " (from " + setting.source + ") has '" + entry +
+                        "', which is not name=value: write it as name=value,name2=value2 with "
+                        "the values URL-encoded, e.g. authorization=Bearer%20TOKEN");
+    }
+    std::string value;
+    const std::string raw = trim(entry.substr(equals + 1));
+    for (std::size_t i = 0; i < raw.size(); ++i) {
+      if (raw[i] != '%') {
+        value.push_back(raw[i]);
+        continue;
+      }
+      if (i + 2 >= raw.size() || !std::isxdigit(static_cast<unsigned char>(raw[i + 1])) ||
+          !std::isxdigit(static_cast<unsigned char>(raw[i + 2]))) {
+        throw ConfigError(std::string(name) + " (from " + setting.source + "): the value of '" +
+                          key +
+                          "' has a '%' not followed by two hex digits: write a literal % "
+                          "as %25");
+      }
+      value.push_back(static_cast<char>(std::stoi(raw.substr(i + 1, 2), nullptr, 16)));
+      i += 2;
+    }
+    if (value.find_first_of("\r\n") != std::string::npos) {
+      throw ConfigError(std::string(name) + " (from " + setting.source + "): the value of '" + key +
+                        "' holds a line break, which no HTTP header can carry");
+    }
+    headers.emplace_back(key, value);
+  }
+  return headers;
+}
+
 bool is_off(std::string_view value) {
   const auto text = lower(value);
   return text == "off" || text == "false" || text == "0" || text == "no" || text == "none";
+}
+
+}  // namespace
+
+std::string otlp_endpoint_problem(std::string_view url) {
+  const auto scheme = url.find("://");
+  if (scheme == std::string_view::npos ||
+      (url.substr(0, scheme) != "http" && url.substr(0, scheme) != "https")) {
+    return "is not an http:// or https:// URL";
+  }
+  const auto host = url.substr(scheme + 3, url.find_first_of("/?#", scheme + 3) - scheme - 3);
+  if (host.empty() || host.starts_with(':')) return "has no host";
+  if (url.find_first_of(" \t\r\n") != std::string_view::npos) return "contains white space";
+  return {};
+}
+
+namespace {
+
+template <typename Lookup>
+void load_otlp_settings(TelemetryConfig& config, const Lookup& lookup,
+                        const std::filesystem::path& kagura_home) {
+  if (auto s = lookup("OTEL_SDK_DISABLED"); s && lower(trim(s->value)) == "true") return;
+  auto endpoint_of = [&](std::string_view name, bool append_path) -> std::string {
+    const auto s = lookup(name);
+    if (!s || trim(s->value).empty()) return {};
+    std::string url = trim(s->value);
+    if (const auto problem = otlp_endpoint_problem(url); !problem.empty()) {
+      throw ConfigError(
+          std::string(name) + "='" + s->value + "' (from " + s->source + ") " + problem +
+          ": give the collector's address, e.g. " +
+          (append_path ? "http://localhost:4318" : "http://localhost:4318/v1/traces"));
+    }
+    config.sources[std::string(name)] = s->source;
+    // The specification's rule: the signal's path is appended to the general endpoint only.
+    if (append_path) {
+      while (url.ends_with('/')) url.pop_back();
+      url += "/v1/traces";
+    }
+    return url;
+  };
+  config.otlp.endpoint = endpoint_of("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", false);
+  if (config.otlp.endpoint.empty()) {
+    config.otlp.endpoint = endpoint_of("OTEL_EXPORTER_OTLP_ENDPOINT", true);
+  }
+  if (config.otlp.endpoint.empty()) return;
+  for (const auto name : {"OTEL_EXPORTER_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_TRACES_HEADERS"}) {
+    if (auto s = lookup(name)) {
+      for (auto& header : parse_otlp_headers(*s, name)) {
+        // The traces-specific setting comes second and wins for a name both give.
+        std::erase_if(config.otlp.headers,
+                      [&](const auto& h) { return lower(h.first) == lower(header.first); });
+        config.otlp.headers.push_back(std::move(header));
+      }
+      config.sources[name] = s->source;
+    }
+  }
+  for (const auto name : {"OTEL_EXPORTER_OTLP_TIMEOUT", "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT"}) {
+    if (auto s = lookup(name)) {
+      config.otlp.timeout = std::chrono::milliseconds(parse_positive(*s, name));
+      config.sources[name] = s->source;
+    }
+  }
+  if (auto s = lookup("OTEL_SERVICE_NAME"); s && !trim(s->value).empty()) {
+    config.otlp.service_name = trim(s->value);
+    config.sources["OTEL_SERVICE_NAME"] = s->source;
+  }
+  // The store's spool setting decides for the exporter too: off is off for both.
+  const auto spool = lookup("KAGURA_TELEMETRY_SPOOL");
+  if (!spool || spool->value.empty() || !is_off(spool->value)) {
+    config.otlp_spool_directory =
+        kagura_home / "spool" / default_spool_name("otlp", config.otlp.endpoint);
+  }
 }
 
 }  // namespace
@@ -136,6 +263,10 @@ TelemetryConfig load_telemetry_config(const Environment& environment,
     }
     note("KAGURA_TELEMETRY_OVERFLOW", *s);
   }
+  if (auto s = lookup("KAGURA_TELEMETRY_DURABLE")) {
+    config.durable = parse_bool(*s, "KAGURA_TELEMETRY_DURABLE");
+    note("KAGURA_TELEMETRY_DURABLE", *s);
+  }
   if (auto s = lookup("KAGURA_TELEMETRY_SPOOL_MAX_MB")) {
     config.pipeline.spool_max_bytes =
         parse_positive(*s, "KAGURA_TELEMETRY_SPOOL_MAX_MB") * 1024 * 1024;
@@ -149,6 +280,14 @@ TelemetryConfig load_telemetry_config(const Environment& environment,
   } else if (!memory_store) {
     config.pipeline.spool_directory =
         kagura_home / "spool" / default_spool_name(config.backend, config.connection);
+  }
+  if (!memory_store) config.status_directory = kagura_home / "pipelines";
+  try {
+    load_otlp_settings(config, lookup, kagura_home);
+  } catch (const ConfigError& e) {
+    config.otlp = {};
+    config.otlp_spool_directory.clear();
+    config.otlp_problem = e.what();
   }
   return config;
 }

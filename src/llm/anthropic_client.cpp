@@ -1,10 +1,13 @@
 #include "kagura/llm/anthropic_client.hpp"
 
+#include <algorithm>
 #include <chrono>
+#include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <utility>
 
+#include "llm/anthropic_wire.hpp"
 #include "llm/http_client.hpp"
 #include "llm/provider_registry.hpp"
 #include "llm/sse_parser.hpp"
@@ -117,7 +120,12 @@ struct PromptCounts {
     }
   }
   void apply_to(Usage& usage) const {
-    usage.prompt_tokens = input + cache_read + cache_write;
+    // Saturating: counts near the int64 limits are nonsense, but adding them must not overflow
+    // (caught by fuzz/anthropic_response_fuzzer.cpp, seed usage_overflow.json).
+    __extension__ typedef __int128 Wide;
+    const Wide total = Wide{input} + cache_read + cache_write;
+    usage.prompt_tokens = static_cast<std::int64_t>(std::clamp<Wide>(
+        total, std::numeric_limits<std::int64_t>::min(), std::numeric_limits<std::int64_t>::max()));
     usage.cached_tokens = cache_read;
     usage.cache_write_tokens = cache_write;
   }
@@ -324,6 +332,25 @@ class StreamAssembler {
 
 }  // namespace
 
+namespace detail {
+
+ChatResponse parse_anthropic_answer(const HttpClient& http, const std::string& url,
+                                    const HttpReply& reply) {
+  return parse_answer(http, url, reply);
+}
+
+ChatResponse assemble_anthropic_stream(const HttpClient& http, const std::string& url,
+                                       const ChatRequest& request, Clock::time_point started,
+                                       const StreamTransfer& transfer) {
+  StreamAssembler assembler(http, url, request, started);
+  SseParser parser([&](const SseEvent& event) { assembler.on_event(event); });
+  const auto reply = transfer([&](std::string_view chunk) { parser.feed(chunk); });
+  parser.finish();
+  return assembler.finish(reply.retries);
+}
+
+}  // namespace detail
+
 AnthropicClient::AnthropicClient(ProviderSettings settings, std::string provider)
     : settings_(std::move(settings)), provider_(std::move(provider)) {
   std::string base = settings_.base_url.empty() ? "https://api.anthropic.com" : settings_.base_url;
@@ -344,13 +371,11 @@ ChatResponse AnthropicClient::complete(const ChatRequest& request) {
 
   ChatResponse response;
   if (request.stream) {
-    StreamAssembler assembler(http, endpoint_, request, started);
-    detail::SseParser parser([&](const detail::SseEvent& event) { assembler.on_event(event); });
-    const auto reply = http.post(post, [&](std::string_view chunk) { parser.feed(chunk); });
-    parser.finish();
-    response = assembler.finish(reply.retries);
+    response = detail::assemble_anthropic_stream(
+        http, endpoint_, request, started,
+        [&](const detail::ChunkHandler& on_chunk) { return http.post(post, on_chunk); });
   } else {
-    response = parse_answer(http, endpoint_, http.post(post));
+    response = detail::parse_anthropic_answer(http, endpoint_, http.post(post));
   }
   if (response.model.empty()) response.model = request.model;
   response.provider = provider_;

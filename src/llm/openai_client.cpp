@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "llm/http_client.hpp"
+#include "llm/openai_wire.hpp"
 #include "llm/provider_registry.hpp"
 #include "llm/sse_parser.hpp"
 #include "llm/wire_json.hpp"
@@ -263,6 +264,25 @@ class StreamAssembler {
 
 }  // namespace
 
+namespace detail {
+
+ChatResponse parse_openai_answer(const HttpClient& http, const std::string& url,
+                                 const HttpReply& reply) {
+  return parse_answer(http, url, reply);
+}
+
+ChatResponse assemble_openai_stream(const HttpClient& http, const std::string& url,
+                                    const ChatRequest& request, Clock::time_point started,
+                                    const StreamTransfer& transfer) {
+  StreamAssembler assembler(http, url, request, started);
+  SseParser parser([&](const SseEvent& event) { assembler.on_event(event); });
+  const auto reply = transfer([&](std::string_view chunk) { parser.feed(chunk); });
+  parser.finish();
+  return assembler.finish(reply.retries);
+}
+
+}  // namespace detail
+
 OpenAiClient::OpenAiClient(ProviderSettings settings, std::string provider)
     : settings_(std::move(settings)), provider_(std::move(provider)) {
   std::string base = settings_.base_url;
@@ -282,13 +302,11 @@ ChatResponse OpenAiClient::complete(const ChatRequest& request) {
 
   ChatResponse response;
   if (request.stream) {
-    StreamAssembler assembler(http, endpoint_, request, started);
-    detail::SseParser parser([&](const detail::SseEvent& event) { assembler.on_event(event); });
-    const auto reply = http.post(post, [&](std::string_view chunk) { parser.feed(chunk); });
-    parser.finish();
-    response = assembler.finish(reply.retries);
+    response = detail::assemble_openai_stream(
+        http, endpoint_, request, started,
+        [&](const detail::ChunkHandler& on_chunk) { return http.post(post, on_chunk); });
   } else {
-    response = parse_answer(http, endpoint_, http.post(post));
+    response = detail::parse_openai_answer(http, endpoint_, http.post(post));
   }
   if (response.model.empty()) response.model = request.model;
   response.provider = provider_;

@@ -4,6 +4,7 @@
 // as empty, because compatible servers differ in what they leave out.
 
 #include <cstdint>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
@@ -24,7 +25,18 @@ inline std::string string_field(const nlohmann::json& object, std::string_view n
 inline std::int64_t int_field(const nlohmann::json& object, std::string_view name) {
   const auto* value = field(object, name);
   if (value == nullptr || !value->is_number()) return 0;
-  if (value->is_number_float()) return static_cast<std::int64_t>(value->get<double>());
+  // A count no int64 holds (1e300, 2^64 - 1) is as unusable as a missing one; converting it
+  // would be undefined behaviour (a double) or wrap to a negative count (an unsigned).
+  if (value->is_number_float()) {
+    const double number = value->get<double>();
+    return number > -9.2e18 && number < 9.2e18 ? static_cast<std::int64_t>(number) : 0;
+  }
+  if (value->is_number_unsigned()) {
+    const auto number = value->get<std::uint64_t>();
+    return number <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())
+               ? static_cast<std::int64_t>(number)
+               : 0;
+  }
   return value->get<std::int64_t>();
 }
 

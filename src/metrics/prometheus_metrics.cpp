@@ -164,33 +164,55 @@ std::string ExecutionMetrics::exposition(const pipeline::PipelineStats& pipeline
 }
 
 void write_pipeline_metrics(TextExposition& out, const pipeline::PipelineStats& stats) {
-  const auto counter = [&out](std::string_view name, std::string_view help, std::uint64_t value) {
-    out.family(name, "counter", help);
-    out.sample(name, {}, value);
+  const ProcessPipelineStats self{{}, stats};
+  write_pipeline_metrics(out, std::span(&self, 1));
+}
+
+void write_pipeline_metrics(TextExposition& out, std::span<const ProcessPipelineStats> processes) {
+  if (processes.empty()) return;
+  const bool per_process = !processes.front().labels.empty();
+  using Field = std::uint64_t pipeline::PipelineStats::*;
+  const auto family = [&](std::string_view name, std::string_view type, std::string_view help,
+                          Field field) {
+    out.family(name, type, help);
+    for (const auto& process : processes) out.sample(name, process.labels, process.stats.*field);
   };
-  const auto gauge = [&out](std::string_view name, std::string_view help, std::uint64_t value) {
-    out.family(name, "gauge", help);
-    out.sample(name, {}, value);
-  };
-  counter("kagura_pipeline_executions_queued_total",
-          "Executions accepted onto the telemetry writer's queue.", stats.queued);
-  counter("kagura_pipeline_executions_written_total", "Executions stored by the backend.",
-          stats.written);
-  counter("kagura_pipeline_executions_duplicate_total",
-          "Executions skipped because the store already had their id.", stats.duplicates);
-  counter("kagura_pipeline_executions_dropped_total",
-          "Executions refused or evicted by the queue's overflow policy.", stats.dropped);
-  counter("kagura_pipeline_executions_failed_total",
-          "Executions given up after retries and not spooled.", stats.failed);
-  counter("kagura_pipeline_executions_spooled_total",
-          "Executions put in the local spool because the store failed.", stats.spooled);
-  counter("kagura_pipeline_executions_unspooled_total",
-          "Executions delivered from the spool to the store.", stats.unspooled);
-  counter("kagura_pipeline_batches_total", "Write transactions committed.", stats.batches);
-  gauge("kagura_pipeline_executions_pending", "Executions queued or being written now.",
-        stats.pending);
-  gauge("kagura_pipeline_spool_executions_pending",
-        "Executions waiting in the spool directory, from any process.", stats.spool_pending);
+  family("kagura_pipeline_executions_queued_total", "counter",
+         "Executions accepted onto the telemetry writer's queue.",
+         &pipeline::PipelineStats::queued);
+  family("kagura_pipeline_executions_written_total", "counter", "Executions stored by the backend.",
+         &pipeline::PipelineStats::written);
+  family("kagura_pipeline_executions_duplicate_total", "counter",
+         "Executions skipped because the store already had their id.",
+         &pipeline::PipelineStats::duplicates);
+  family("kagura_pipeline_executions_dropped_total", "counter",
+         "Executions refused or evicted by the queue's overflow policy.",
+         &pipeline::PipelineStats::dropped);
+  family("kagura_pipeline_executions_failed_total", "counter",
+         "Executions given up after retries and not spooled.", &pipeline::PipelineStats::failed);
+  family("kagura_pipeline_executions_spooled_total", "counter",
+         "Executions put in the local spool because the store failed.",
+         &pipeline::PipelineStats::spooled);
+  family("kagura_pipeline_executions_unspooled_total", "counter",
+         "Executions delivered from the spool to the store.", &pipeline::PipelineStats::unspooled);
+  family("kagura_pipeline_batches_total", "counter", "Write transactions committed.",
+         &pipeline::PipelineStats::batches);
+  family("kagura_pipeline_executions_pending", "gauge", "Executions queued or being written now.",
+         &pipeline::PipelineStats::pending);
+  family("kagura_pipeline_spool_executions_pending", "gauge",
+         "Executions waiting in the spool directory, from any process.",
+         &pipeline::PipelineStats::spool_pending);
+  if (!per_process) return;
+  out.family("kagura_pipeline_up", "gauge",
+             "1 while the recording process runs, 0 once it has ended (its counters are final).");
+  for (const auto& process : processes) {
+    out.sample("kagura_pipeline_up", process.labels, std::uint64_t{process.running ? 1u : 0u});
+  }
+  out.family("kagura_pipeline_last_update_timestamp_seconds", "gauge",
+             "When the recording process last published its counters (Unix seconds).");
+  for (const auto& process : processes) {
+    out.sample("kagura_pipeline_last_update_timestamp_seconds", process.labels, process.updated_at);
+  }
 }
 
 std::string pipeline_exposition(const pipeline::PipelineStats& stats) {

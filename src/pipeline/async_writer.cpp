@@ -44,7 +44,7 @@ OverflowPolicy parse_overflow_policy(std::string_view text) {
                               "': expected drop_newest, drop_oldest or block");
 }
 
-AsyncWriter::AsyncWriter(std::shared_ptr<storage::StorageAdapter> store, AsyncWriterOptions options)
+AsyncWriter::AsyncWriter(std::shared_ptr<BatchDestination> store, AsyncWriterOptions options)
     : store_(std::move(store)), options_(options) {
   if (!store_) throw std::invalid_argument("AsyncWriter needs a store");
   if (options_.queue_capacity == 0 || options_.max_batch == 0) {
@@ -136,6 +136,9 @@ void AsyncWriter::submit(std::shared_ptr<const telemetry::Execution> execution) 
 namespace {
 // Two prepared batches in flight keep the writer busy without holding much memory.
 constexpr std::size_t kMaxReady = 2;
+// A destination's Retry-After is honoured up to this: one asking for a day (a misconfigured
+// proxy, say) would otherwise hold the spool back for that long.
+constexpr std::chrono::milliseconds kLongestRetryAfter{std::chrono::minutes(10)};
 
 // On Linux, nice applies to the calling thread alone when given its thread id.
 void lower_priority(int niceness) {
@@ -182,7 +185,7 @@ void AsyncWriter::run_encoder() {
     }
     staged_ += take;
     lock.unlock();
-    std::unique_ptr<storage::PreparedBatch> prepared;
+    std::unique_ptr<PreparedBatch> prepared;
     std::string error;
     try {
       prepared = store_->prepare(std::move(batch));
@@ -250,7 +253,7 @@ void AsyncWriter::run_writer() {
   progress_.notify_all();
 }
 
-void AsyncWriter::write_prepared(storage::PreparedBatch& batch) {
+void AsyncWriter::write_prepared(PreparedBatch& batch) {
   if (offline_) {
     // The store failed and the spool is not delivered yet: writing around it would only wait
     // for the same failure again.
@@ -262,17 +265,35 @@ void AsyncWriter::write_prepared(storage::PreparedBatch& batch) {
   std::string error;
   auto backoff = options_.retry_backoff;
   for (int attempt = 0; attempt <= options_.max_retries; ++attempt) {
+    std::chrono::milliseconds retry_after{0};
     try {
       inserted = store_->write_prepared(batch);
       ok = true;
       break;
+    } catch (const RejectedBatchError& e) {
+      // The same batch would be refused again, from the spool too.
+      error = e.what();
+      std::lock_guard lock(mutex_);
+      count_done_locked(batch.size(), 0, &error, false);
+      return;
+    } catch (const RetryLaterError& e) {
+      error = e.what();
+      retry_after = std::min(e.retry_after(), kLongestRetryAfter);
     } catch (const std::exception& e) {
       error = e.what();
     } catch (...) {
       error = "unknown error";
     }
+    if (retry_after > backoff && spool_) {
+      // Waiting here would hold back every later batch: the spool waits instead, and its
+      // delivery starts once the destination's delay has passed.
+      retry_after_ = retry_after;
+      break;
+    }
     if (attempt < options_.max_retries) {
-      std::this_thread::sleep_for(backoff);
+      // Without a spool the writer itself waits, so never longer than the spool would.
+      std::this_thread::sleep_for(
+          std::max(backoff, std::min(retry_after, options_.spool_retry_max)));
       backoff *= 2;
     }
   }
@@ -284,7 +305,7 @@ void AsyncWriter::write_prepared(storage::PreparedBatch& batch) {
   count_done_locked(batch.size(), inserted, ok ? nullptr : &error);
 }
 
-void AsyncWriter::spool_batch(storage::PreparedBatch& batch, const std::string& store_error) {
+void AsyncWriter::spool_batch(PreparedBatch& batch, const std::string& store_error) {
   const std::size_t count = batch.size();
   if (count == 0) return;
   try {
@@ -300,7 +321,8 @@ void AsyncWriter::spool_batch(storage::PreparedBatch& batch, const std::string& 
   if (going_offline) {
     offline_ = true;
     delivery_backoff_ = options_.spool_retry_min;
-    next_delivery_ = std::chrono::steady_clock::now() + delivery_backoff_;
+    next_delivery_ = std::chrono::steady_clock::now() + std::max(delivery_backoff_, retry_after_);
+    retry_after_ = std::chrono::milliseconds(0);
   }
   std::lock_guard lock(mutex_);
   done_seq_ += count;
@@ -327,10 +349,13 @@ void AsyncWriter::deliver_spool() {
     offline_ = false;
     delivery_backoff_ = options_.spool_retry_min;
   } else {
-    next_delivery_ = std::chrono::steady_clock::now() + delivery_backoff_;
+    next_delivery_ =
+        std::chrono::steady_clock::now() +
+        std::max(delivery_backoff_, std::min(delivery.retry_after, kLongestRetryAfter));
     delivery_backoff_ = std::min(delivery_backoff_ * 2, options_.spool_retry_max);
   }
   std::lock_guard lock(mutex_);
+  stats_.failed += delivery.rejected;
   if (!delivery.error.empty()) stats_.last_error = delivery.error;
   progress_.notify_all();
   if (delivery.complete && !delivery.error.empty()) telemetry::notify(delivery.error);
@@ -342,7 +367,7 @@ void AsyncWriter::deliver_spool() {
 }
 
 void AsyncWriter::count_done_locked(std::size_t count, std::size_t inserted,
-                                    const std::string* error) {
+                                    const std::string* error, bool retried) {
   done_seq_ += count;
   if (error == nullptr) {
     stats_.written += inserted;
@@ -352,8 +377,10 @@ void AsyncWriter::count_done_locked(std::size_t count, std::size_t inserted,
     stats_.failed += count;
     stats_.last_error = *error;
     telemetry::notify("telemetry store " + store_->backend_name() + " at " + store_->location() +
-                      " failed to write " + std::to_string(count) + " executions after " +
-                      std::to_string(options_.max_retries + 1) + " attempts: " + *error);
+                      " failed to write " + std::to_string(count) + " executions" +
+                      (retried ? " after " + std::to_string(options_.max_retries + 1) + " attempts"
+                               : std::string(", which it rejected (not retried)")) +
+                      ": " + *error);
   }
   progress_.notify_all();
 }

@@ -14,6 +14,7 @@
 #include <optional>
 #include <vector>
 
+#include "kagura/storage/storage_adapter.hpp"
 #include "telemetry/execution_json.hpp"
 
 namespace kagura::pipeline {
@@ -170,7 +171,7 @@ void Spool::append(std::span<const telemetry::Execution* const> executions) {
   sync_directory(directory_);
 }
 
-SpoolDelivery Spool::deliver(storage::StorageAdapter& store, std::size_t batch_size,
+SpoolDelivery Spool::deliver(BatchDestination& store, std::size_t batch_size,
                              const SegmentDelivered& on_segment) {
   SpoolDelivery result;
   batch_size = std::max<std::size_t>(1, batch_size);
@@ -226,10 +227,22 @@ SpoolDelivery Spool::deliver(storage::StorageAdapter& store, std::size_t batch_s
         inserted += new_ones;
         result.inserted += new_ones;
       }
+    } catch (const RejectedBatchError& e) {
+      // Delivering it again would meet the same refusal and hold back every later segment.
+      std::error_code ignored;
+      fs::rename(claimed, directory_ / (segment.base + ".rejected"), ignored);
+      result.rejected += executions.size();
+      result.error = std::string(store.backend_name()) + " at " + store.location() +
+                     " rejected a spool segment, set aside as " + segment.base +
+                     ".rejected: " + e.what();
+      continue;
     } catch (const std::exception& e) {
       // Part of the segment may be stored already; the store skips those ids next time.
       (void)::rename(claimed.c_str(), unclaimed.c_str());
       result.error = e.what();
+      if (const auto* later = dynamic_cast<const RetryLaterError*>(&e)) {
+        result.retry_after = later->retry_after();
+      }
       return result;
     }
     if (on_segment) on_segment(executions.size(), inserted);

@@ -20,8 +20,18 @@ bool DeferredStore::is_open() const {
 
 std::shared_ptr<StorageAdapter> DeferredStore::open() {
   std::lock_guard lock(mutex_);
-  if (!store_) store_ = create_storage_adapter(backend_, connection_);
+  if (!store_) {
+    auto opened = create_storage_adapter(backend_, connection_);
+    if (durable_) opened->require_durable_commits();
+    store_ = std::move(opened);
+  }
   return store_;
+}
+
+void DeferredStore::require_durable_commits() {
+  std::lock_guard lock(mutex_);
+  durable_ = true;
+  if (store_) store_->require_durable_commits();
 }
 
 std::size_t DeferredStore::save_executions(std::span<const telemetry::Execution* const> batch) {

@@ -7,10 +7,13 @@
 #include "kagura/alerts/rules_file.hpp"
 #include "kagura/config/paths.hpp"
 #include "kagura/config/telemetry_config.hpp"
+#include "kagura/exporters/otlp_trace_exporter.hpp"
 #include "kagura/pipeline/exit_flush.hpp"
+#include "kagura/pipeline/process_status.hpp"
 #include "kagura/pricing/price_table.hpp"
 #include "kagura/storage/deferred_store.hpp"
 #include "kagura/storage/factory.hpp"
+#include "kagura/telemetry/fan_out_sink.hpp"
 #include "kagura/telemetry/notice.hpp"
 #include "telemetry/global_switch.hpp"
 
@@ -45,14 +48,39 @@ Telemetry::Telemetry(std::shared_ptr<storage::StorageAdapter> store,
                      const TelemetryOptions& options)
     : store_(std::move(store)) {
   if (!store_) throw std::invalid_argument("Telemetry needs a store");
-  writer_ = std::make_shared<pipeline::AsyncWriter>(store_, options.pipeline);
+  std::shared_ptr<ExecutionSink> store_sink;
+  if (options.durable) {
+    durable_writer_ = std::make_shared<pipeline::SyncWriter>(store_, options.pipeline);
+    store_sink = durable_writer_;
+  } else {
+    writer_ = std::make_shared<pipeline::AsyncWriter>(store_, options.pipeline);
+    store_sink = writer_;
+  }
   auto prices = options.prices ? options.prices : default_prices();
-  std::shared_ptr<ExecutionSink> sink = writer_;
+  std::shared_ptr<ExecutionSink> sink = store_sink;
+  if (options.exporter) {
+    auto exporter_pipeline = options.pipeline;
+    exporter_pipeline.spool_directory = options.exporter_spool_directory;
+    exporter_writer_ = std::make_shared<pipeline::AsyncWriter>(options.exporter, exporter_pipeline);
+    sink = std::make_shared<FanOutSink>(
+        std::vector<std::shared_ptr<ExecutionSink>>{store_sink, exporter_writer_});
+  }
   if (!options.alert_rules.empty()) {
-    alerts_ = std::make_shared<alerts::AlertingSink>(writer_, options.alert_rules);
+    alerts_ = std::make_shared<alerts::AlertingSink>(sink, options.alert_rules);
     sink = alerts_;
   }
   collector_ = std::make_unique<Collector>(std::move(sink), std::move(prices));
+  if (!options.status_directory.empty()) {
+    pipeline::ProcessStatus identity;
+    identity.backend = store_->backend_name();
+    identity.location = store_->location();
+    status_publisher_ = std::make_unique<pipeline::StatusPublisher>(
+        options.status_directory, std::move(identity),
+        [writer = writer_, durable = durable_writer_] {
+          return durable ? durable->stats() : writer->stats();
+        },
+        options.status_interval);
+  }
   if (options.flush_on_signals) pipeline::install_signal_flush();
 }
 
@@ -70,6 +98,8 @@ std::shared_ptr<Telemetry> Telemetry::from_config(const config::TelemetryConfig&
   TelemetryOptions options;
   options.pipeline = config.pipeline;
   options.alert_rules = alerts::load_default_rules_or_notify();
+  options.status_directory = config.status_directory;
+  options.durable = config.durable;
   std::shared_ptr<storage::StorageAdapter> store;
   try {
     store = storage::create_storage_adapter(config.backend, config.connection);
@@ -80,6 +110,15 @@ std::shared_ptr<Telemetry> Telemetry::from_config(const config::TelemetryConfig&
            config.pipeline.spool_directory.string() + " and delivered when the server answers");
     store = std::make_shared<storage::DeferredStore>(config.backend, config.connection);
   }
+  if (!config.otlp_problem.empty()) {
+    notify(config.otlp_problem +
+           ". OpenTelemetry export is off until that is fixed; recording "
+           "into the store goes on");
+  }
+  if (!config.otlp.endpoint.empty()) {
+    options.exporter = std::make_shared<exporters::OtlpTraceExporter>(config.otlp);
+    options.exporter_spool_directory = config.otlp_spool_directory;
+  }
   return std::make_shared<Telemetry>(std::move(store), options);
 }
 
@@ -89,15 +128,25 @@ Telemetry::~Telemetry() {
 
 bool Telemetry::flush(std::chrono::milliseconds timeout) {
   const bool written = writer_ ? writer_->flush(timeout) : true;
-  return (alerts_ ? alerts_->flush(timeout) : true) && written;
+  const bool exported = exporter_writer_ ? exporter_writer_->flush(timeout) : true;
+  return (alerts_ ? alerts_->flush(timeout) : true) && written && exported;
 }
 
 pipeline::PipelineStats Telemetry::stats() const {
+  if (durable_writer_) return durable_writer_->stats();
   return writer_ ? writer_->stats() : pipeline::PipelineStats{};
+}
+
+pipeline::PipelineStats Telemetry::exporter_stats() const {
+  return exporter_writer_ ? exporter_writer_->stats() : pipeline::PipelineStats{};
 }
 
 void Telemetry::shutdown(std::chrono::milliseconds timeout) {
   if (writer_) writer_->shutdown(timeout);
+  if (durable_writer_) durable_writer_->shutdown(timeout);
+  if (exporter_writer_) exporter_writer_->shutdown(timeout);
+  // After the writer, so that the last counters published are final.
+  if (status_publisher_) status_publisher_->stop();
   if (alerts_) alerts_->shutdown(timeout);
 }
 

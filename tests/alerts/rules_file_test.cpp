@@ -140,6 +140,25 @@ TEST(RulesFileTest, AFileThatIsNotJsonOrNotRulesSaysWhere) {
   }
 }
 
+// Found with fuzz/alert_rules_fuzzer.cpp: a number too large for a double is JSON's
+// out_of_range, not a parse_error, and escaped as a nlohmann exception instead of the one-line
+// ConfigError.
+TEST(RulesFileTest, ANumberTooLargeForADoubleIsAConfigErrorSayingWhere) {
+  TempDir dir("kagura_alerts_rules");
+  const auto huge = dir.write(
+      "alerts.json", R"({"rules": [{"name": "x", "kind": "latency", "threshold": 1e999}]})");
+  try {
+    load_rules_file(huge);
+    FAIL() << "no error";
+  } catch (const config::ConfigError& e) {
+    const std::string message = e.what();
+    EXPECT_TRUE(message.starts_with(huge.string() + ": not valid JSON (")) << message;
+    EXPECT_NE(message.find("1e999"), std::string::npos) << message;
+    EXPECT_EQ(message.find('\n'), std::string::npos) << "one line";
+  }
+  EXPECT_THROW(parse_rules_text("[1e400]", "text"), config::ConfigError);
+}
+
 TEST(RulesFileTest, DurationsTakeAUnitOrSeconds) {
   EXPECT_EQ(parse_duration("90s"), 90);
   EXPECT_EQ(parse_duration("15m"), 900);
@@ -152,6 +171,10 @@ TEST(RulesFileTest, DurationsTakeAUnitOrSeconds) {
   EXPECT_FALSE(parse_duration("-5m"));
   EXPECT_FALSE(parse_duration(""));
   EXPECT_FALSE(parse_duration("m"));
+  // Found with fuzz/alert_rules_fuzzer.cpp: a finite number times its unit overflowed to an
+  // infinite span.
+  EXPECT_FALSE(parse_duration("1e308w"));
+  EXPECT_FALSE(parse_duration("1e306d"));
 }
 
 TEST(RulesFileTest, TheDefaultFileIsOptionalAndABadOneIsReportedOnce) {

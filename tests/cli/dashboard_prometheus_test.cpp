@@ -12,12 +12,14 @@
 #include <fstream>
 #include <iterator>
 #include <regex>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "cli/monitor_test_support.hpp"
+#include "kagura/pipeline/process_status.hpp"
 #include "kagura/storage/sqlite_store.hpp"
 #include "kagura/telemetry/ids.hpp"
 #include "support/test_support.hpp"
@@ -222,6 +224,84 @@ TEST_F(DashboardPrometheusTest, ServesTheStoreAndFollowsWhatIsRecordedLater) {
 
   if (!fs::exists(kPromtool)) GTEST_SKIP() << "promtool (Debian: prometheus) is not installed";
   EXPECT_EQ(promtool_problems(dir, second), "");
+}
+
+// The pipeline's counters live in the recording process; it publishes them under the shared
+// home, and the exporter serves them per process while it runs and after it has ended.
+TEST_F(DashboardPrometheusTest, ServesTheCountersOfTheProcessesRecordingIntoTheStore) {
+  const kagura::test::EnvChanges recorder_env = {{"HOME", dir.path().string()},
+                                                 {"KAGURA_TELEMETRY_CONNECTION", db.string()}};
+  ChildProcess recorder({kagura::test::record_helper(), "25", "wait"}, recorder_env);
+  ASSERT_TRUE(recorder.wait_for_stdout("recorded\n"));
+  // A process writing to another store is not this store's.
+  const auto other_db = dir.path() / "other.db";
+  ASSERT_EQ(kagura::test::run_process(
+                {kagura::test::record_helper(), "3", "exit"},
+                {{"HOME", dir.path().string()}, {"KAGURA_TELEMETRY_CONNECTION", other_db.string()}})
+                .exit_code(),
+            0);
+
+  const int port = start();
+  ASSERT_NE(port, 0);
+  const std::string process =
+      "process=\"" + pipeline::this_host_name() + ":" + std::to_string(recorder.pid()) + "\"";
+  const std::string written = "kagura_pipeline_executions_written_total{" + process + "}";
+  // Published every 5 s: the first figures may predate the writes.
+  std::string text;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (std::chrono::steady_clock::now() < deadline) {
+    text = scrape(port);
+    if (text.find(written + " 25\n") != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+  EXPECT_EQ(value_of(text, written), "25");
+  EXPECT_EQ(value_of(text, "kagura_pipeline_executions_queued_total{" + process + "}"), "25");
+  EXPECT_EQ(value_of(text, "kagura_pipeline_executions_dropped_total{" + process + "}"), "0");
+  EXPECT_EQ(value_of(text, "kagura_pipeline_up{" + process + "}"), "1");
+  // Only the recorder of this store: one written series.
+  std::size_t written_series = 0;
+  for (std::size_t at = text.find("\nkagura_pipeline_executions_written_total{");
+       at != std::string::npos;
+       at = text.find("\nkagura_pipeline_executions_written_total{", at + 1)) {
+    ++written_series;
+  }
+  EXPECT_EQ(written_series, 1u) << text;
+
+  // Every metric the Grafana dashboard of docs/grafana.md queries is served.
+  {
+    std::ifstream in(fs::path(__FILE__).parent_path().parent_path().parent_path() / "docs" /
+                     "grafana.md");
+    const std::string doc((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const auto json_start = doc.find("```json\n");
+    ASSERT_NE(json_start, std::string::npos) << "no dashboard JSON in docs/grafana.md";
+    // Without the `by (label, ...)` groupings, whose label names look like metric names.
+    static const std::regex grouping(R"(\bby \([^)]*\))");
+    const std::string dashboard = std::regex_replace(
+        doc.substr(json_start, doc.find("\n```", json_start + 1) - json_start), grouping, "");
+    static const std::regex metric(
+        R"(\b((?:kagura|gen_ai)_[a-z_]+?)(?:_bucket|_sum|_count)?\b[{\[ )])");
+    std::set<std::string> queried;
+    for (std::sregex_iterator it(dashboard.begin(), dashboard.end(), metric), end; it != end;
+         ++it) {
+      queried.insert((*it)[1]);
+    }
+    EXPECT_GE(queried.size(), 10u);
+    for (const auto& name : queried) {
+      EXPECT_NE(text.find("\n# TYPE " + name + " "), std::string::npos)
+          << name << " is queried by the Grafana dashboard but not served";
+    }
+  }
+
+  // Ended: its final counters stay, marked down.
+  ::kill(recorder.pid(), SIGTERM);
+  recorder.finish();
+  const std::string after = scrape(port);
+  EXPECT_EQ(value_of(after, written), "25");
+  EXPECT_EQ(value_of(after, "kagura_pipeline_up{" + process + "}"), "0");
+  EXPECT_EQ(stop().exit_code(), 0);
+
+  if (!fs::exists(kPromtool)) GTEST_SKIP() << "promtool (Debian: prometheus) is not installed";
+  EXPECT_EQ(promtool_problems(dir, text), "");
 }
 
 TEST_F(DashboardPrometheusTest, HostileAgentNamesKeepTheExpositionValid) {

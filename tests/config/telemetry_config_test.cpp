@@ -255,5 +255,22 @@ TEST(KaguraHomeTest, LoadWithoutArgumentsUsesKaguraHome) {
   EXPECT_EQ(config.sources.at("KAGURA_TELEMETRY_FLUSH_INTERVAL_MS"), "environment");
 }
 
+TEST_F(TelemetryConfigTest, DurableModeIsOffByDefaultAndSetByTheVariable) {
+  EXPECT_FALSE(load_telemetry_config(environment_of({}), home.path()).durable);
+  EXPECT_TRUE(
+      load_telemetry_config(environment_of({{"KAGURA_TELEMETRY_DURABLE", "1"}}), home.path())
+          .durable);
+  write_env("KAGURA_TELEMETRY_DURABLE=true\n");
+  const auto config = load_telemetry_config(environment_of({}), home.path());
+  EXPECT_TRUE(config.durable);
+  EXPECT_EQ(config.sources.at("KAGURA_TELEMETRY_DURABLE"), env_path());
+}
+
+TEST_F(TelemetryConfigTest, BadDurableValueNamesTheVariable) {
+  const auto message = error_of({{"KAGURA_TELEMETRY_DURABLE", "always"}});
+  EXPECT_NE(message.find("KAGURA_TELEMETRY_DURABLE='always'"), std::string::npos) << message;
+  EXPECT_NE(message.find("true or false"), std::string::npos) << message;
+}
+
 }  // namespace
 }  // namespace kagura::config

@@ -3,9 +3,11 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <limits>
 #include <string>
 #include <vector>
 
+#include "llm/anthropic_wire.hpp"
 #include "llm/llm_test_helpers.hpp"
 #include "support/fake_llm_server.hpp"
 
@@ -252,6 +254,27 @@ TEST(AnthropicClient, ErrorEventInTheStream) {
   EXPECT_EQ(error.kind(), LlmErrorKind::http_status);
   EXPECT_EQ(error.http_status(), 529);
   EXPECT_THAT(error.what(), HasSubstr("overloaded_error: Overloaded"));
+}
+
+}  // namespace
+
+namespace {
+
+// Caught by fuzz/anthropic_response_fuzzer.cpp (seed usage_overflow.json): adding the cached
+// prompt counts to input_tokens overflowed int64 (undefined behaviour); the sum saturates.
+TEST(AnthropicAnswer, PromptCountsSaturateInsteadOfOverflowing) {
+  const kagura::llm::detail::HttpClient http({}, {"anthropic", "", "", ""});
+  const auto response =
+      kagura::llm::detail::parse_anthropic_answer(http, "http://127.0.0.1:1/v1/messages",
+                                                  {200,
+                                                   R"({"content":[{"type":"text","text":"hi"}],
+           "usage":{"input_tokens":9223372036854775807,"cache_read_input_tokens":9223372036854775807,
+                    "output_tokens":3}})",
+                                                   0});
+  EXPECT_EQ(response.content, "hi");
+  EXPECT_EQ(response.usage.prompt_tokens, std::numeric_limits<std::int64_t>::max());
+  EXPECT_EQ(response.usage.cached_tokens, std::numeric_limits<std::int64_t>::max());
+  EXPECT_EQ(response.usage.completion_tokens, 3);
 }
 
 }  // namespace

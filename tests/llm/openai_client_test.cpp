@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "llm/llm_test_helpers.hpp"
+#include "llm/openai_wire.hpp"
 #include "support/fake_llm_server.hpp"
 
 namespace {
@@ -312,6 +313,27 @@ TEST(OpenAiClient, TextCallbackExceptionReachesTheCaller) {
   request.on_text = [](std::string_view) { throw std::runtime_error("the consumer gave up"); };
   EXPECT_THROW(client.complete(request), std::runtime_error);
   EXPECT_EQ(server.request_count(), 1u) << "a stream that was consumed is never retried";
+}
+
+}  // namespace
+
+namespace {
+
+// Caught by fuzz/openai_response_fuzzer.cpp (seed usage_overflow.json): a count that no int64
+// holds was converted with undefined behaviour (a double) or wrapped negative (an unsigned).
+TEST(OpenAiAnswer, CountsNoInt64HoldsReadAsMissing) {
+  const kagura::llm::detail::HttpClient http({}, {"openai", "", "", ""});
+  const auto response =
+      kagura::llm::detail::parse_openai_answer(http, "http://127.0.0.1:1/v1/chat/completions",
+                                               {200,
+                                                R"({"choices":[{"message":{"content":"hi"}}],
+           "usage":{"prompt_tokens":1e300,"completion_tokens":18446744073709551615,
+                    "prompt_tokens_details":{"cached_tokens":12.0}}})",
+                                                0});
+  EXPECT_EQ(response.content, "hi");
+  EXPECT_EQ(response.usage.prompt_tokens, 0);
+  EXPECT_EQ(response.usage.completion_tokens, 0);
+  EXPECT_EQ(response.usage.cached_tokens, 12);
 }
 
 }  // namespace

@@ -171,8 +171,9 @@ TEST(ProviderMakeClient, HostedProviderWithoutKeySaysWhichVariableToSet) {
                                                         {"anthropic", "ANTHROPIC_API_KEY"},
                                                         {"openrouter", "OPENROUTER_API_KEY"},
                                                         {"groq", "GROQ_API_KEY"}}) {
-    const auto error =
-        error_of([&] { make_client(provider, provider_settings_from_env(provider)); });
+    // A lambda cannot capture a structured binding before clang 16 (the sanitizer builds).
+    const std::string& name = provider;
+    const auto error = error_of([&] { make_client(name, provider_settings_from_env(name)); });
     EXPECT_EQ(error.kind(), LlmErrorKind::configuration) << provider;
     EXPECT_THAT(error.what(), HasSubstr("set " + variable)) << provider;
   }

@@ -953,6 +953,30 @@ TEST(SqliteStoreFile, ReopenedStoreKeepsData) {
   EXPECT_EQ(save_all(reopened, all), 0u);  // exactly-once holds across opens
 }
 
+// Found by fuzz/dashboard_params_fuzzer.cpp: a time after the year 2255 (until=7732-11-26)
+// overflowed the row order key (undefined behaviour; a wrapped key in practice).
+TEST(SqliteStoreTimes, TimesUpToYear9999AreStoredAndFilteredExactly) {
+  SqliteStore store(":memory:");
+  const auto far = make_execution(make_id(0x0192000000000000ULL, 1), "far",
+                                  ExecutionStatus::completed, 253402300000.0, 1.0);
+  const auto near = make_execution(make_id(0x0192000000000000ULL, 2), "near",
+                                   ExecutionStatus::completed, 1764115200.0, 1.0);
+  ASSERT_EQ(save_all(store, {far, near}), 2u);
+  ExecutionQuery late;
+  late.since = 7000000000.0;  // 2191
+  late.until = 253402300799.0;
+  const auto found = store.get_executions(late);
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_EQ(found[0].agent_name, "far");
+  ExecutionFilter all;
+  all.until = 253402300799.0;
+  EXPECT_EQ(store.count_executions(all), 2);
+  ExecutionFilter early;
+  early.until = 9000000000.0;  // 2255
+  EXPECT_EQ(store.count_executions(early), 1);
+  EXPECT_EQ(store.get_summary_stats(all).total_executions, 2);
+}
+
 TEST(SqliteStoreFile, UsesWalMode) {
   test::TempDir dir("kagura_sqlite_store_test");
   const std::string path = (dir.path() / "telemetry.db").string();

@@ -25,6 +25,9 @@ std::filesystem::path default_rules_path();
 
 // Throws config::ConfigError naming `source`, the rule (number and name), the field, and the fix.
 std::vector<Rule> parse_rules(const nlohmann::json& document, std::string_view source);
+// The text of a rules file; throws config::ConfigError naming `source`, also for text that is
+// not JSON.
+std::vector<Rule> parse_rules_text(std::string_view text, std::string_view source);
 // Throws config::ConfigError, also for a file that is missing or not JSON.
 std::vector<Rule> load_rules_file(const std::filesystem::path& path);
 

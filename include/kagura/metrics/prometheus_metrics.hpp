@@ -95,9 +95,19 @@ class ExecutionMetrics {
   std::map<Key, Histogram> operation_duration_;  // agent, operation, provider, model
 };
 
-// The asynchronous writer's counters (Telemetry::stats()) as kagura_pipeline_* metrics. They
-// exist only inside the process that records, so only that process can serve them.
+// The asynchronous writer's counters (Telemetry::stats()) as kagura_pipeline_* metrics, as the
+// recording process itself would serve them.
 void write_pipeline_metrics(TextExposition& out, const pipeline::PipelineStats& stats);
 std::string pipeline_exposition(const pipeline::PipelineStats& stats);
+
+// The same for several recording processes, one series per process labelled with `labels`
+// (process="host:pid", say); `running` adds kagura_pipeline_up (1 while the process runs).
+struct ProcessPipelineStats {
+  Labels labels;
+  pipeline::PipelineStats stats;
+  bool running = true;
+  double updated_at = 0.0;  // Unix seconds of the figures
+};
+void write_pipeline_metrics(TextExposition& out, std::span<const ProcessPipelineStats> processes);
 
 }  // namespace kagura::metrics

@@ -3,7 +3,7 @@
 // The asynchronous pipeline between agents and a store: a finished execution is put on a bounded
 // queue by the agent's thread and written in batches, one transaction per batch, by two
 // background threads: one prepares a batch (the store's serialisation, see
-// StorageAdapter::prepare) while the other writes the previous one, so the database never
+// BatchDestination::prepare) while the other writes the previous one, so the database never
 // waits for the CPU work. The agent's thread never waits on the store.
 //
 // When queue_capacity executions are waiting (queued, or serialised for the writer), the
@@ -31,8 +31,8 @@
 #include <thread>
 #include <vector>
 
+#include "kagura/pipeline/batch_destination.hpp"
 #include "kagura/pipeline/spool.hpp"
-#include "kagura/storage/storage_adapter.hpp"
 #include "kagura/telemetry/sink.hpp"
 
 namespace kagura::pipeline {
@@ -54,7 +54,8 @@ struct AsyncWriterOptions {
   std::chrono::milliseconds flush_interval{200};
   OverflowPolicy overflow = OverflowPolicy::drop_newest;
   // A failed batch is retried this many times, with doubling backoff, before it is counted
-  // as failed.
+  // as failed. A batch the destination rejects for good (RejectedBatchError) is neither
+  // retried nor spooled.
   int max_retries = 3;
   std::chrono::milliseconds retry_backoff{50};
   // Nice value of the pipeline's threads (Linux: per thread). When the agents keep every core
@@ -86,7 +87,8 @@ struct PipelineStats {
 
 class AsyncWriter final : public telemetry::ExecutionSink {
  public:
-  AsyncWriter(std::shared_ptr<storage::StorageAdapter> store, AsyncWriterOptions options = {});
+  // `store` is any destination: a store, or an exporter (kagura/exporters/).
+  AsyncWriter(std::shared_ptr<BatchDestination> store, AsyncWriterOptions options = {});
   // Writes what is queued, then stops the writer thread.
   ~AsyncWriter() override;
   AsyncWriter(const AsyncWriter&) = delete;
@@ -102,20 +104,21 @@ class AsyncWriter final : public telemetry::ExecutionSink {
 
   PipelineStats stats() const;
   const AsyncWriterOptions& options() const noexcept { return options_; }
-  storage::StorageAdapter& store() noexcept { return *store_; }
+  BatchDestination& destination() noexcept { return *store_; }
 
  private:
   void run_encoder();
   void run_writer();
-  void write_prepared(storage::PreparedBatch& batch);
+  void write_prepared(PreparedBatch& batch);
   // Writer thread: puts a batch the store refused in the spool and goes offline.
-  void spool_batch(storage::PreparedBatch& batch, const std::string& store_error);
+  void spool_batch(PreparedBatch& batch, const std::string& store_error);
   // Writer thread: delivers the spool; back online when it is empty.
   void deliver_spool();
-  void count_done_locked(std::size_t count, std::size_t inserted, const std::string* error);
+  void count_done_locked(std::size_t count, std::size_t inserted, const std::string* error,
+                         bool retried = true);
   void note_drop_locked(std::uint64_t count);
 
-  std::shared_ptr<storage::StorageAdapter> store_;
+  std::shared_ptr<BatchDestination> store_;
   const AsyncWriterOptions options_;
 
   mutable std::mutex mutex_;
@@ -125,8 +128,8 @@ class AsyncWriter final : public telemetry::ExecutionSink {
   std::deque<std::shared_ptr<const telemetry::Execution>> queue_;
   // Prepared batches waiting for the writer thread, and written ones waiting for the encoder
   // thread to free them (so the writer spends its time in the database only).
-  std::deque<std::unique_ptr<storage::PreparedBatch>> ready_;
-  std::vector<std::unique_ptr<storage::PreparedBatch>> spent_;
+  std::deque<std::unique_ptr<PreparedBatch>> ready_;
+  std::vector<std::unique_ptr<PreparedBatch>> spent_;
   // Executions taken off the queue and not yet being written (being prepared, or prepared and
   // waiting). They count against queue_capacity with the queue, so the bound holds for
   // everything that waits; only the batch being written is outside it.
@@ -150,6 +153,8 @@ class AsyncWriter final : public telemetry::ExecutionSink {
   bool offline_ = false;  // batches go to the spool until delivery succeeds
   std::chrono::steady_clock::time_point next_delivery_;
   std::chrono::milliseconds delivery_backoff_{0};
+  // What the destination last asked for with RetryLaterError: no attempt before it.
+  std::chrono::milliseconds retry_after_{0};
 
   std::thread encoder_thread_;
   std::thread writer_thread_;

@@ -14,13 +14,14 @@
 // Segments are JSON Lines, one execution per line in the RFC's JSON shape, so they can be
 // read (or fed to another tool) by hand.
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <span>
 #include <string>
 
-#include "kagura/storage/storage_adapter.hpp"
+#include "kagura/pipeline/batch_destination.hpp"
 #include "kagura/telemetry/execution.hpp"
 
 namespace kagura::pipeline {
@@ -28,8 +29,11 @@ namespace kagura::pipeline {
 struct SpoolDelivery {
   std::uint64_t delivered = 0;  // executions taken off the spool
   std::uint64_t inserted = 0;   // of those, new to the store (the rest it already had)
+  std::uint64_t rejected = 0;   // in segments the destination rejected for good, set aside
   bool complete = false;        // the spool is empty now (as far as this process can see)
   std::string error;            // why delivery stopped, when it did
+  // How long the destination asked to be left alone (RetryLaterError), zero if it did not.
+  std::chrono::milliseconds retry_after{0};
 };
 
 class Spool {
@@ -46,11 +50,12 @@ class Spool {
   // Delivers segments to `store`, oldest first, in transactions of at most `batch_size`,
   // until the spool is empty or the store fails. Never throws: a failure is reported in the
   // result and the segment stays for the next attempt. A segment that cannot be parsed is
-  // set aside as <name>.corrupt (and counted in the error) instead of blocking the others.
+  // set aside as <name>.corrupt (and counted in the error) instead of blocking the others, and
+  // so is one the destination rejects for good (RejectedBatchError), as <name>.rejected.
   // `on_segment` hears of each segment stored, before its file is removed, so that a reader
   // who sees the spool empty also sees every delivery counted.
   using SegmentDelivered = std::function<void(std::uint64_t delivered, std::uint64_t inserted)>;
-  SpoolDelivery deliver(storage::StorageAdapter& store, std::size_t batch_size,
+  SpoolDelivery deliver(BatchDestination& store, std::size_t batch_size,
                         const SegmentDelivered& on_segment = {});
 
   // Executions and bytes waiting in the directory (from every process sharing it).

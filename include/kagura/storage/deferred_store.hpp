@@ -25,6 +25,8 @@ class DeferredStore final : public StorageAdapter {
   bool is_open() const;
 
   std::size_t save_executions(std::span<const telemetry::Execution* const> batch) override;
+  // Applied now if the store is open, else as soon as it opens.
+  void require_durable_commits() override;
   // The pipeline's two-phase writes go through save_executions(): a batch prepared before the
   // store opened could not carry the backend's own preparation anyway.
   std::optional<telemetry::Execution> get_execution(std::string_view id_or_prefix) override;
@@ -43,6 +45,7 @@ class DeferredStore final : public StorageAdapter {
   const std::string connection_;
   mutable std::mutex mutex_;
   std::shared_ptr<StorageAdapter> store_;
+  bool durable_ = false;
 };
 
 }  // namespace kagura::storage

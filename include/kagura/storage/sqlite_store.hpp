@@ -39,6 +39,9 @@ class SqliteStore final : public StorageAdapter {
   std::unique_ptr<PreparedBatch> prepare(
       std::vector<std::shared_ptr<const telemetry::Execution>> batch) override;
   std::size_t write_prepared(PreparedBatch& batch) override;
+  // synchronous=FULL: each commit syncs the log, where NORMAL (the default) leaves a commit
+  // safe from a killed process but not from a power loss.
+  void require_durable_commits() override;
   std::optional<telemetry::Execution> get_execution(std::string_view id_or_prefix) override;
   std::vector<telemetry::Execution> get_executions(const ExecutionQuery& query) override;
   std::int64_t count_executions(const ExecutionFilter& filter) override;

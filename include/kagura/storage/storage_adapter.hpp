@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "kagura/pipeline/batch_destination.hpp"
 #include "kagura/storage/query.hpp"
 #include "kagura/telemetry/execution.hpp"
 
@@ -36,68 +37,24 @@ class AmbiguousIdError : public StorageError {
   using StorageError::StorageError;
 };
 
-// A batch on its way into a store, between prepare() and write_prepared(). Backends derive
-// from it to carry what they prepared (serialised rows, say) next to the executions.
-class PreparedBatch {
+// A batch on its way into a store, between prepare() and write_prepared(); see
+// batch_destination.hpp.
+using PreparedBatch = pipeline::PreparedBatch;
+
+// The write side (backend_name, location, save_executions, prepare, write_prepared) is the
+// pipeline's BatchDestination, so that the asynchronous writer serves stores and exporters alike.
+class StorageAdapter : public pipeline::BatchDestination {
  public:
-  explicit PreparedBatch(std::vector<std::shared_ptr<const telemetry::Execution>> executions)
-      : executions_(std::move(executions)) {}
-  virtual ~PreparedBatch() = default;
+  ~StorageAdapter() override = default;
 
-  // The executions still to be written: the pipeline may drop some from the front (the oldest)
-  // while the batch waits, under the drop_oldest overflow policy.
-  std::size_t size() const noexcept { return executions_.size() - skipped_; }
-  std::size_t skipped() const noexcept { return skipped_; }
-  void skip_front(std::size_t count) noexcept {
-    skipped_ = std::min(executions_.size(), skipped_ + count);
-  }
-  // All executions, including skipped ones, in the order they were prepared.
-  const std::vector<std::shared_ptr<const telemetry::Execution>>& executions() const noexcept {
-    return executions_;
-  }
-  // The executions to write.
-  std::vector<const telemetry::Execution*> pointers() const {
-    std::vector<const telemetry::Execution*> result;
-    result.reserve(size());
-    for (std::size_t i = skipped_; i < executions_.size(); ++i) {
-      result.push_back(executions_[i].get());
-    }
-    return result;
-  }
-
- private:
-  std::vector<std::shared_ptr<const telemetry::Execution>> executions_;
-  std::size_t skipped_ = 0;
-};
-
-class StorageAdapter {
- public:
-  virtual ~StorageAdapter() = default;
-
-  virtual std::string backend_name() const = 0;
-  // Where the data lives, with any password masked; for messages.
-  virtual std::string location() const = 0;
-
-  // Saves a batch atomically. An execution whose id is already stored is skipped, so that a
-  // batch retried after a failure never stores anything twice. Returns how many were new.
-  virtual std::size_t save_executions(std::span<const telemetry::Execution* const> batch) = 0;
   std::size_t save_execution(const telemetry::Execution& execution) {
     const telemetry::Execution* one = &execution;
     return save_executions({&one, 1});
   }
 
-  // Two-phase batch writes for the asynchronous pipeline, which prepares one batch on one
-  // thread while the previous batch is written on another. prepare() does what needs no
-  // database (serialisation, for instance) and must not touch the database; write_prepared()
-  // then writes like save_executions(), and may be called again with the same batch after a
-  // failure. The defaults leave all the work to save_executions().
-  virtual std::unique_ptr<PreparedBatch> prepare(
-      std::vector<std::shared_ptr<const telemetry::Execution>> batch) {
-    return std::make_unique<PreparedBatch>(std::move(batch));
-  }
-  virtual std::size_t write_prepared(PreparedBatch& batch) {
-    return save_executions(batch.pointers());
-  }
+  // From now on, a write returns only once it would survive a power loss (the durable mode,
+  // pipeline/sync_writer.hpp). Stores whose commits are that durable anyway keep the default.
+  virtual void require_durable_commits() {}
 
   // By full id or by a prefix matching exactly one id. Throws AmbiguousIdError when the prefix
   // matches several; returns nullopt when it matches none.

@@ -11,8 +11,10 @@
 //   spent in the spool); kagura_exporter_* documents what was read.
 // - Counters only grow, so an execution is counted once, when it is seen finished. One read
 //   while still running is re-read by id at every scrape until it has finished.
-// The pipeline's own counters (queued, written, dropped, ...) live in the recording process
-// and are not knowable here; see metrics::write_pipeline_metrics() for that process.
+// The pipeline's own counters (queued, written, dropped, ...) live in the recording processes,
+// which publish them in ~/.kagura/pipelines (kagura/pipeline/process_status.hpp); each scrape
+// serves those of the processes writing to this store, one series per process, until an hour
+// after the process ended.
 
 #include <fmt/format.h>
 #include <httplib.h>
@@ -32,7 +34,9 @@
 #include "cli/dashboard/servers.hpp"
 #include "cli/monitor/interrupt.hpp"
 #include "cli/monitor/paging.hpp"
+#include "kagura/config/paths.hpp"
 #include "kagura/metrics/prometheus_metrics.hpp"
+#include "kagura/pipeline/process_status.hpp"
 
 namespace kagura::cli::dashboard {
 namespace {
@@ -43,11 +47,15 @@ constexpr std::int64_t kPageSize = 1000;
 // given up (a store full of executions that never finish is not worth a growing re-read).
 constexpr std::size_t kMaxUnfinished = 10000;
 constexpr std::size_t kRechecksPerScrape = 200;
+constexpr std::chrono::seconds kForgetEndedProcessesAfter{3600};
+// A process on another machine (sharing the home directory) that has not published for this
+// long is taken to have ended; publishers write every few seconds.
+constexpr std::chrono::seconds kSilentProcessEndedAfter{60};
 
 class StoreFollower {
  public:
   explicit StoreFollower(std::shared_ptr<storage::StorageAdapter> store)
-      : store_(std::move(store)) {}
+      : store_(std::move(store)), pipelines_(config::kagura_home() / "pipelines") {}
 
   // Reads the whole store, newest first; false when interrupted.
   bool read_all() {
@@ -83,6 +91,7 @@ class StoreFollower {
     }
     metrics::TextExposition out;
     metrics_.write(out);
+    write_recording_processes(out);
     out.family("kagura_exporter_executions_read_total", "counter",
                "Finished executions this exporter has read from the store and counted.");
     out.sample("kagura_exporter_executions_read_total", {}, metrics_.executions());
@@ -97,6 +106,18 @@ class StoreFollower {
   }
 
  private:
+  void write_recording_processes(metrics::TextExposition& out) const {
+    std::vector<metrics::ProcessPipelineStats> processes;
+    for (auto& status : pipeline::read_process_statuses(
+             pipelines_, store_->backend_name(), store_->location(), kForgetEndedProcessesAfter)) {
+      processes.push_back({{{"process", status.host + ":" + std::to_string(status.pid)}},
+                           std::move(status.stats),
+                           pipeline::process_running(status, kSilentProcessEndedAfter),
+                           status.updated_at});
+    }
+    metrics::write_pipeline_metrics(out, processes);
+  }
+
   void take(const telemetry::Execution& e) {
     if (!newest_ || e.started_at > *newest_) newest_ = e.started_at;
     // The whole-store read comes newest first, so only the overlap window is remembered.
@@ -167,6 +188,7 @@ class StoreFollower {
   }
 
   std::shared_ptr<storage::StorageAdapter> store_;
+  const std::filesystem::path pipelines_;
   std::mutex mutex_;
   metrics::ExecutionMetrics metrics_;
   bool loaded_ = false;

@@ -12,10 +12,15 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "cli/monitor/filters.hpp"
 #include "cli/monitor/interrupt.hpp"
 #include "cli/monitor/paging.hpp"
+#include "exporters/otlp_json.hpp"
+#include "kagura/config/telemetry_config.hpp"
+#include "kagura/exporters/otlp_trace_exporter.hpp"
 #include "kagura/telemetry/ids.hpp"
 
 namespace kagura::cli::monitor {
@@ -31,8 +36,13 @@ struct ExportOptions {
   FilterOptions filters;
   std::string format;
   std::string output;
+  std::string endpoint;
   std::int64_t limit = 0;
 };
+
+// Executions per OTLP request: a few hundred KB of JSON, well under collectors' usual 4 MB
+// limit on a request.
+constexpr std::size_t kOtlpBatch = 200;
 
 std::string infer_format(const ExportOptions& options) {
   if (!options.format.empty()) return options.format;
@@ -134,13 +144,111 @@ void check_written(std::FILE* out, const std::string& target) {
   }
 }
 
+// The exporter of the configuration (headers, service name, timeout), pointed at --endpoint
+// when given: a URL ending in /v1/traces as it is, any other with /v1/traces appended.
+exporters::OtlpExporterOptions otlp_options(const std::string& endpoint) {
+  const auto config = config::load_telemetry_config();
+  auto options = config.otlp;
+  if (endpoint.empty() && !config.otlp_problem.empty()) throw CliError(config.otlp_problem);
+  if (!endpoint.empty()) {
+    if (const auto problem = config::otlp_endpoint_problem(endpoint); !problem.empty()) {
+      throw CliError("--endpoint '" + endpoint + "' " + problem +
+                     ": give the collector's OTLP/HTTP address, e.g. http://localhost:4318");
+    }
+    std::string url = endpoint;
+    while (url.ends_with('/')) url.pop_back();
+    options.endpoint = url.ends_with("/v1/traces") ? url : url + "/v1/traces";
+  }
+  return options;
+}
+
+// One request, with the retries the exporter's pipeline would make: transient answers (429,
+// 502, 503, 504, no answer) are tried again, honouring Retry-After; a refusal is final.
+void send_otlp(const exporters::OtlpTraceExporter& exporter, const std::string& body,
+               std::int64_t spans_sent) {
+  constexpr int kAttempts = 5;
+  auto backoff = std::chrono::milliseconds(500);
+  for (int attempt = 1;; ++attempt) {
+    try {
+      exporter.send(body);
+      return;
+    } catch (const pipeline::RejectedBatchError& e) {
+      throw CliError(std::string(e.what()) + " (" + std::to_string(spans_sent) +
+                     " spans were sent before)");
+    } catch (const std::exception& e) {
+      if (attempt == kAttempts || interrupted()) {
+        throw CliError(std::string(e.what()) + "; gave up after " + std::to_string(attempt) +
+                       " attempts (" + std::to_string(spans_sent) + " spans were sent before)");
+      }
+      auto wait = backoff;
+      if (const auto* later = dynamic_cast<const pipeline::RetryLaterError*>(&e)) {
+        wait = std::max(wait, std::min(later->retry_after(),
+                                       std::chrono::milliseconds(std::chrono::seconds(30))));
+      }
+      std::this_thread::sleep_for(wait);
+      backoff *= 2;
+    }
+  }
+}
+
 int run_export(const ExportOptions& options) {
   const auto filter = make_filter(options.filters, telemetry::unix_now());
   const std::string format = infer_format(options);
   const bool to_stdout = options.output.empty() || options.output == "-";
   const std::string target = to_stdout ? "standard output" : options.output;
+  // Sent when no --output asks for the request bodies instead.
+  const bool send = format == "otlp" && options.output.empty();
+  std::unique_ptr<exporters::OtlpTraceExporter> exporter;
+  exporters::OtlpResource resource;
+  if (format == "otlp") {
+    auto otlp = otlp_options(options.endpoint);
+    resource.service_name = otlp.service_name;
+    if (send && otlp.endpoint.empty()) {
+      throw CliError(
+          "--format otlp has nowhere to send: give --endpoint URL, set "
+          "OTEL_EXPORTER_OTLP_ENDPOINT (or kagura init --otlp-endpoint), or write the request "
+          "bodies with --output FILE (- for standard output)");
+    }
+    if (send) exporter = std::make_unique<exporters::OtlpTraceExporter>(std::move(otlp));
+  }
   auto store = open_store(options.store);
   if (store->count_executions(filter) == 0) throw no_executions(*store, filter);
+
+  std::vector<telemetry::Execution> otlp_batch;
+  std::int64_t spans = 0;
+  std::int64_t requests = 0;
+  if (send) {
+    catch_interrupts();
+    std::int64_t written = 0;
+    const auto send_batch = [&] {
+      if (otlp_batch.empty()) return;
+      std::vector<const telemetry::Execution*> pointers;
+      std::int64_t batch_spans = 0;
+      for (const auto& e : otlp_batch) {
+        pointers.push_back(&e);
+        batch_spans += static_cast<std::int64_t>(exporters::otlp_span_count(e));
+      }
+      send_otlp(*exporter, exporter->request_body(pointers), spans);
+      spans += batch_spans;
+      ++requests;
+      otlp_batch.clear();
+    };
+    for_each_execution(*store, filter, true, kPageSize, [&](const telemetry::Execution& e) {
+      otlp_batch.push_back(e);
+      if (otlp_batch.size() >= kOtlpBatch) send_batch();
+      ++written;
+      return !interrupted() && (options.limit == 0 || written < options.limit);
+    });
+    if (interrupted()) {
+      throw CliError("export interrupted: " + std::to_string(spans) + " spans of " +
+                     std::to_string(written - static_cast<std::int64_t>(otlp_batch.size())) +
+                     " executions were sent to " + exporter->location());
+    }
+    send_batch();
+    fmt::print("Sent {} spans of {} executions to {} in {} requests\n", spans, written,
+               exporter->location(), requests);
+    return 0;
+  }
 
   std::unique_ptr<AtomicOutput> file;
   if (!to_stdout) {
@@ -161,6 +269,15 @@ int run_export(const ExportOptions& options) {
                            csv_number(e.started_at), e.duration ? csv_number(*e.duration) : "",
                            telemetry::to_string(e.status), e.metrics.llm_calls,
                            e.metrics.total_tokens(), csv_number(e.metrics.total_cost())));
+    } else if (format == "otlp") {
+      otlp_batch.push_back(e);
+      if (otlp_batch.size() >= kOtlpBatch) {
+        std::vector<const telemetry::Execution*> pointers;
+        for (const auto& one : otlp_batch) pointers.push_back(&one);
+        put(out, exporters::otlp_trace_request(pointers, resource));
+        put(out, "\n");
+        otlp_batch.clear();
+      }
     } else {
       const std::string record = telemetry::to_json(e).dump();
       if (format == "json") put(out, written == 0 ? "\n" : ",\n");
@@ -177,6 +294,12 @@ int run_export(const ExportOptions& options) {
   for_each_execution(*store, filter, format != "csv", kPageSize, visit);
   if (interrupted()) {
     throw CliError("export interrupted: " + target + " was not written");
+  }
+  if (format == "otlp" && !otlp_batch.empty()) {
+    std::vector<const telemetry::Execution*> pointers;
+    for (const auto& one : otlp_batch) pointers.push_back(&one);
+    put(out, exporters::otlp_trace_request(pointers, resource));
+    put(out, "\n");
   }
   if (format == "json") put(out, written == 0 ? "]\n" : "\n]\n");
   std::fflush(out);
@@ -198,13 +321,19 @@ void add_export_command(CLI::App& monitor) {
       "duration in seconds, status, llm_calls, total_tokens, total_cost in USD) with RFC 4180 "
       "quoting; JSON and JSON Lines hold the full records with their events. The store is read "
       "a page at a time, and the file is written beside the target and renamed over it once "
-      "complete, so a failure or Ctrl-C never leaves a partial file.");
+      "complete, so a failure or Ctrl-C never leaves a partial file. --format otlp sends the "
+      "executions as OpenTelemetry traces to --endpoint (or the configured one) in batches, or "
+      "with --output writes the request bodies, one OTLP/JSON ExportTraceServiceRequest a "
+      "line.");
   add_store_options(*command, options->store);
   add_filter_options(*command, options->filters);
   command
       ->add_option("--format,-f", options->format,
-                   "csv, json or jsonl (default: from the --output extension, else csv)")
-      ->check(CLI::IsMember({"csv", "json", "jsonl"}));
+                   "csv, json, jsonl or otlp (default: from the --output extension, else csv)")
+      ->check(CLI::IsMember({"csv", "json", "jsonl", "otlp"}));
+  command->add_option("--endpoint", options->endpoint,
+                      "--format otlp: the OTLP/HTTP collector to send to (/v1/traces appended "
+                      "unless there; default: OTEL_EXPORTER_OTLP_ENDPOINT)");
   command->add_option("--output,-o", options->output,
                       "The file to write; - or none for standard output");
   command->add_option("--limit,-n", options->limit, "Export only the newest N executions")

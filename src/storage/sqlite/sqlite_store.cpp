@@ -5,11 +5,13 @@
 #include <SQLiteCpp/Statement.h>
 #include <SQLiteCpp/Transaction.h>
 #include <sqlite3.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
@@ -48,8 +50,17 @@ constexpr std::int64_t kSeqSlots = 1024;
 constexpr std::int64_t kSpillMicros = 1'000'000;
 constexpr std::int64_t kProbes = 16;
 
+// Times the seq cannot hold (after the year 2255, long before 1970, NaN) are clamped: the order
+// among such rows is approximate, and time filters stay exact since they compare started_at.
+// Unclamped, the dashboard's `until=7732-11-26` overflowed the multiplication (found by
+// fuzz/dashboard_params_fuzzer.cpp).
 std::int64_t seq_floor(double started_at) {
-  return static_cast<std::int64_t>(std::floor(started_at * 1e6)) * kSeqSlots;
+  constexpr double kMaxMicros = static_cast<double>(
+      std::numeric_limits<std::int64_t>::max() / kSeqSlots - 2 * (1 + kSpillMicros));
+  const double micros = std::floor(started_at * 1e6);
+  const double clamped =
+      micros < kMaxMicros ? (micros > -kMaxMicros ? micros : -kMaxMicros) : kMaxMicros;
+  return static_cast<std::int64_t>(clamped) * kSeqSlots;
 }
 
 // The first seq above every row that started before `started_at`, spilled rows included.
@@ -157,6 +168,24 @@ Where bucket_filter(const ExecutionFilter& filter, const detail::TimeSplit& spli
   where.integer("bucket >= ?", split.first_bucket);
   where.integer("bucket < ?", split.end_bucket);
   return where;
+}
+
+// SQLite gives the -wal and -shm files the mode of the database file, so a process that opened
+// the database while the file was read-only leaves them read-only; every later connection is
+// then read-only too (it cannot write the shared memory), although the database is writable
+// again. They take the database file's mode back. Best effort: whatever fails here, opening
+// reports.
+void restore_wal_file_modes(const std::string& path) {
+  if (::access(path.c_str(), W_OK) != 0) return;
+  std::error_code error;
+  const auto mode = std::filesystem::status(path, error).permissions();
+  if (error) return;
+  for (const char* suffix : {"-wal", "-shm"}) {
+    const std::string file = path + suffix;
+    if (::access(file.c_str(), F_OK) == 0 && ::access(file.c_str(), W_OK) != 0) {
+      std::filesystem::permissions(file, mode, std::filesystem::perm_options::replace, error);
+    }
+  }
 }
 
 std::vector<detail::TimeSplit::Range> row_ranges(const detail::TimeSplit& split) {
@@ -313,6 +342,7 @@ struct SqliteStore::Impl {
       if (path != kMemory && !path.starts_with("file:")) {
         const auto parent = std::filesystem::path(path).parent_path();
         if (!parent.empty()) std::filesystem::create_directories(parent);
+        restore_wal_file_modes(path);
       }
       // Every use of the connection holds Impl::mutex, so SQLite's own per-call locking
       // (serialized mode) would only add a lock and unlock to every bind and step.
@@ -334,12 +364,27 @@ struct SqliteStore::Impl {
                            "): move the file aside or point KAGURA_TELEMETRY_CONNECTION at "
                            "another path");
       }
-      throw StorageError("cannot open sqlite telemetry store " + path + ": " + e.what() +
-                         ": check that the directory exists and is writable, or point "
-                         "KAGURA_TELEMETRY_CONNECTION at another path");
+      std::string message = "cannot open sqlite telemetry store " + path + ": " + e.what() +
+                            ": check that the directory exists and is writable, or point "
+                            "KAGURA_TELEMETRY_CONNECTION at another path";
+      // A full disk, a read-only or unreadable file system, a lock held too long: the file
+      // may be fine again later, so the pipeline keeps executions in its spool meanwhile, as
+      // for a server that is down, instead of recording nothing.
+      switch (e.getErrorCode()) {
+        case SQLITE_IOERR:
+        case SQLITE_FULL:
+        case SQLITE_CANTOPEN:
+        case SQLITE_READONLY:
+        case SQLITE_PERM:
+        case SQLITE_BUSY:
+        case SQLITE_LOCKED:
+          throw StoreUnreachableError(message);
+        default:
+          throw StorageError(message);
+      }
     } catch (const std::filesystem::filesystem_error& e) {
-      throw StorageError("cannot create the directory of sqlite telemetry store " + path + ": " +
-                         e.what());
+      throw StoreUnreachableError("cannot create the directory of sqlite telemetry store " + path +
+                                  ": " + e.what());
     }
   }
 
@@ -545,6 +590,15 @@ SqliteStore::~SqliteStore() = default;
 
 std::string SqliteStore::location() const {
   return impl_->path;
+}
+
+void SqliteStore::require_durable_commits() {
+  std::lock_guard lock(impl_->mutex);
+  try {
+    impl_->db.exec("PRAGMA synchronous = FULL");
+  } catch (const std::exception& e) {
+    throw impl_->error("PRAGMA synchronous = FULL", e);
+  }
 }
 
 int SqliteStore::schema_version() const {
