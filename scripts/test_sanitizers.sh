@@ -6,8 +6,9 @@
 # address: AddressSanitizer + UndefinedBehaviorSanitizer (leaks included) into build-asan/;
 # thread: ThreadSanitizer into build-tsan/. Every target is instrumented (KAGURA_SANITIZE), the
 # kagura binary that the tests run as a child process too, so a report there fails its test.
-# The options are exported here and children inherit them. Suppressions (scripts/sanitizers/)
-# are only for known reports inside third-party libraries, each with its reason.
+# The options are exported here and children inherit them. Suppressions (scripts/sanitizers/:
+# lsan.supp, tsan.supp, and ubsan_ignorelist.txt at compile time) are only for known reports
+# inside third-party libraries, each with its reason.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 mode="${1:-all}"
@@ -40,7 +41,9 @@ run_suite() {
 }
 
 if [ "$mode" = address ] || [ "$mode" = all ]; then
-  ASAN_OPTIONS="halt_on_error=1:abort_on_error=1:detect_leaks=1:detect_stack_use_after_return=1:check_initialization_order=1:strict_init_order=1" \
+  # fast_unwind_on_malloc=0: the frame-pointer unwinder stops in libpq/libpqxx (built without
+  # frame pointers), and the lsan.supp entry needs the frames above them.
+  ASAN_OPTIONS="halt_on_error=1:abort_on_error=1:detect_leaks=1:detect_stack_use_after_return=1:check_initialization_order=1:strict_init_order=1:fast_unwind_on_malloc=0" \
   LSAN_OPTIONS="suppressions=$supp/lsan.supp:print_suppressions=0" \
   UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1" \
     run_suite "address,undefined" "${KAGURA_ASAN_BUILD_DIR:-$root/build-asan}"

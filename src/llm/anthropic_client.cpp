@@ -111,12 +111,12 @@ struct PromptCounts {
   std::int64_t cache_write = 0;
 
   void update_from(const json& usage) {
-    if (detail::field(usage, "input_tokens")) input = detail::int_field(usage, "input_tokens");
+    if (detail::field(usage, "input_tokens")) input = detail::count_field(usage, "input_tokens");
     if (detail::field(usage, "cache_read_input_tokens")) {
-      cache_read = detail::int_field(usage, "cache_read_input_tokens");
+      cache_read = detail::count_field(usage, "cache_read_input_tokens");
     }
     if (detail::field(usage, "cache_creation_input_tokens")) {
-      cache_write = detail::int_field(usage, "cache_creation_input_tokens");
+      cache_write = detail::count_field(usage, "cache_creation_input_tokens");
     }
   }
   void apply_to(Usage& usage) const {
@@ -136,7 +136,7 @@ Usage parse_usage(const json& usage) {
   PromptCounts prompt;
   prompt.update_from(usage);
   prompt.apply_to(out);
-  out.completion_tokens = detail::int_field(usage, "output_tokens");
+  out.completion_tokens = detail::count_field(usage, "output_tokens");
   return out;
 }
 
@@ -228,7 +228,7 @@ class StreamAssembler {
       }
       if (const auto* usage = detail::field(message, "usage")) {
         prompt_.update_from(*usage);
-        output_tokens_ = detail::int_field(*usage, "output_tokens");
+        output_tokens_ = detail::count_field(*usage, "output_tokens");
       }
     } else if (type == "content_block_start") {
       const auto index = detail::int_field(data, "index");
@@ -264,7 +264,7 @@ class StreamAssembler {
         // Its counts are totals so far, not increments.
         prompt_.update_from(*usage);
         if (detail::field(*usage, "output_tokens")) {
-          output_tokens_ = detail::int_field(*usage, "output_tokens");
+          output_tokens_ = detail::count_field(*usage, "output_tokens");
         }
       }
     } else if (type == "message_stop") {

@@ -57,6 +57,10 @@ struct TransferState {
   std::exception_ptr callback_error;
 };
 
+// A whole answer larger than this is no answer of a real API; without a bound a hostile or
+// broken server could make the agent's process buffer until memory runs out.
+constexpr std::size_t kMaxResponseBytes = 32 * 1024 * 1024;
+
 std::size_t receive_body(char* data, std::size_t size, std::size_t count, void* user) noexcept {
   auto& state = *static_cast<TransferState*>(user);
   const std::size_t length = size * count;
@@ -68,6 +72,11 @@ std::size_t receive_body(char* data, std::size_t size, std::size_t count, void* 
       state.delivered = true;
       (*state.on_chunk)(std::string_view(data, length));
     } else {
+      if (state.buffered.size() + length > kMaxResponseBytes) {
+        throw LlmError(LlmErrorKind::malformed,
+                       "the server's answer is larger than 32 MiB; this is not an answer of the "
+                       "API: check the base URL points at an LLM server");
+      }
       state.buffered.append(data, length);
     }
   } catch (...) {

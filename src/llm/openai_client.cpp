@@ -68,13 +68,13 @@ json request_body(const ChatRequest& request) {
 
 Usage parse_usage(const json& usage) {
   Usage out;
-  out.prompt_tokens = detail::int_field(usage, "prompt_tokens");
-  out.completion_tokens = detail::int_field(usage, "completion_tokens");
+  out.prompt_tokens = detail::count_field(usage, "prompt_tokens");
+  out.completion_tokens = detail::count_field(usage, "completion_tokens");
   if (const auto* details = detail::field(usage, "prompt_tokens_details")) {
-    out.cached_tokens = detail::int_field(*details, "cached_tokens");
+    out.cached_tokens = detail::count_field(*details, "cached_tokens");
   }
   if (const auto* details = detail::field(usage, "completion_tokens_details")) {
-    out.reasoning_tokens = detail::int_field(*details, "reasoning_tokens");
+    out.reasoning_tokens = detail::count_field(*details, "reasoning_tokens");
   }
   return out;
 }

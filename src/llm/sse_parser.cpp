@@ -2,7 +2,19 @@
 
 #include <utility>
 
+#include "kagura/llm/llm_client.hpp"
+
 namespace kagura::llm::detail {
+
+namespace {
+
+[[noreturn]] void too_large() {
+  throw LlmError(LlmErrorKind::malformed,
+                 "the server sent a stream event larger than 16 MiB; this is not an answer of "
+                 "the API: check the base URL points at an LLM server");
+}
+
+}  // namespace
 
 SseParser::SseParser(EventHandler on_event) : on_event_(std::move(on_event)) {}
 
@@ -33,6 +45,7 @@ void SseParser::parse(std::string_view chunk) {
     }
     const auto end = chunk.find_first_of("\r\n");
     if (end == std::string_view::npos) {
+      if (partial_line_.size() + chunk.size() > kMaxEventBytes) too_large();
       partial_line_.append(chunk);
       return;
     }
@@ -43,6 +56,7 @@ void SseParser::parse(std::string_view chunk) {
     if (partial_line_.empty()) {
       process_line(tail);
     } else {
+      if (partial_line_.size() + tail.size() > kMaxEventBytes) too_large();
       partial_line_.append(tail);
       const std::string line = std::exchange(partial_line_, {});
       process_line(line);
@@ -77,6 +91,7 @@ void SseParser::process_line(std::string_view line) {
     if (!value.empty() && value.front() == ' ') value.remove_prefix(1);
   }
   if (field == "data") {
+    if (pending_.data.size() + value.size() + 1 > kMaxEventBytes) too_large();
     if (has_data_) pending_.data.push_back('\n');
     pending_.data.append(value);
     has_data_ = true;

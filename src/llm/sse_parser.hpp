@@ -4,6 +4,7 @@
 // incrementally: the network hands over arbitrary pieces of the stream, and an event, a line
 // or even a CR LF pair may be split between two of them.
 
+#include <cstddef>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -18,6 +19,10 @@ struct SseEvent {
 
 class SseParser {
  public:
+  // A line or an event longer than this is no answer of a real API: a hostile or broken
+  // server must not make the process buffer without bound. Exceeding it throws LlmError.
+  static constexpr std::size_t kMaxEventBytes = 16 * 1024 * 1024;
+
   using EventHandler = std::function<void(const SseEvent&)>;
 
   explicit SseParser(EventHandler on_event);

@@ -40,6 +40,13 @@ inline std::int64_t int_field(const nlohmann::json& object, std::string_view nam
   return value->get<std::int64_t>();
 }
 
+// A token count: a negative one from a broken or hostile server would make totals and costs
+// go down, so it counts as none.
+inline std::int64_t count_field(const nlohmann::json& object, std::string_view name) {
+  const std::int64_t value = int_field(object, name);
+  return value < 0 ? 0 : value;
+}
+
 // JSON text of a request body. Invalid UTF-8 in a message (a tool's binary output, say) is
 // replaced rather than failing the call.
 inline std::string dump_body(const nlohmann::json& body) {

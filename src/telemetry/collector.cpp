@@ -231,6 +231,25 @@ bool is_builtin_metric(std::string_view name) {
   return false;
 }
 
+std::size_t utf8_boundary_at_or_before(const std::string& text, std::size_t at) {
+  while (at > 0 && (static_cast<unsigned char>(text[at]) & 0xC0) == 0x80) --at;
+  return at;
+}
+
+// Works in place and only on strings that are too long, so ordinary values cost one walk.
+void bound_value_sizes(nlohmann::json& value) {
+  if (value.is_string()) {
+    auto& text = value.get_ref<std::string&>();
+    if (text.size() <= kMaxRecordedValueBytes) return;
+    const std::size_t keep = utf8_boundary_at_or_before(text, kMaxRecordedValueBytes);
+    const std::size_t dropped = text.size() - keep;
+    text.resize(keep);
+    text += "...[truncated " + std::to_string(dropped) + " bytes]";
+  } else if (value.is_structured()) {
+    for (auto& item : value) bound_value_sizes(item);
+  }
+}
+
 bool is_builtin_event(std::string_view type) {
   return type == "llm_call" || type == "tool_call" || type == "memory_operation";
 }
@@ -245,6 +264,7 @@ void record_llm(detail::ActiveExecution& active, const LlmCallInfo& info) {
 }
 
 void record_tool(detail::ActiveExecution& active, ToolCallInfo info) {
+  bound_value_sizes(info.kwargs);
   const double now = unix_now();
   active.update([&](Execution& e) {
     ++e.metrics.tool_calls;
@@ -254,6 +274,7 @@ void record_tool(detail::ActiveExecution& active, ToolCallInfo info) {
 }
 
 void record_memory(detail::ActiveExecution& active, MemoryOperationInfo info) {
+  bound_value_sizes(info.details);
   const double now = unix_now();
   active.update([&](Execution& e) {
     ++e.metrics.memory_operations;
@@ -270,6 +291,7 @@ void record_custom(detail::ActiveExecution& active, std::string type, nlohmann::
            "built-in event types, and a non-empty name otherwise");
     return;
   }
+  bound_value_sizes(data);
   const double now = unix_now();
   active.update([&](Execution& e) {
     e.events.push_back(Event{now, CustomEvent{std::move(type), std::move(data)}});
@@ -414,7 +436,10 @@ ExecutionScope Collector::track_execution(std::string agent_name, nlohmann::json
     record.trace_id = record.id;
   }
   record.agent_name = std::move(agent_name);
-  if (!kwargs.is_null()) record.kwargs = std::move(kwargs);
+  if (!kwargs.is_null()) {
+    bound_value_sizes(kwargs);
+    record.kwargs = std::move(kwargs);
+  }
   return ExecutionScope(std::move(active));
 }
 

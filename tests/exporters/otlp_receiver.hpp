@@ -163,7 +163,9 @@ class OtlpReceiver {
       if (!value.is_object() || value.size() != 1) {
         return fail(where, "an AnyValue must have exactly one member");
       }
-      const auto& [kind, inner] = *value.items().begin();
+      // Through the object's own iterator: items() would make a temporary that dies here.
+      const std::string kind = value.begin().key();
+      const nlohmann::json& inner = value.begin().value();
       if (kind == "stringValue") {
         if (!inner.is_string()) fail(where, "stringValue is not a string");
       } else if (kind == "intValue") {

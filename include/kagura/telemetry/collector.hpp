@@ -12,6 +12,7 @@
 // another thread (ContextGuard makes it current there).
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <exception>
 #include <memory>
@@ -140,6 +141,12 @@ class ExecutionScope {
   detail::ActiveExecution* previous_ = nullptr;
   int uncaught_at_start_ = 0;
 };
+
+// Every string in the JSON an agent hands over (execution and tool arguments, memory
+// details, custom event data) is cut to this many bytes, at a UTF-8 character boundary, and
+// ends with "...[truncated N bytes]": one stray 10 MB argument must not bloat every row,
+// export and dashboard page that shows the execution. Agent and tool names are kept whole.
+inline constexpr std::size_t kMaxRecordedValueBytes = 64 * 1024;
 
 class Collector {
  public:

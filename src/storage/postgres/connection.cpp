@@ -1,6 +1,9 @@
 #include "storage/postgres/connection.hpp"
 
+#include <cctype>
 #include <string>
+
+#include "kagura/storage/connection_string.hpp"
 
 namespace kagura::storage::postgres_detail {
 namespace {
@@ -17,6 +20,22 @@ std::string with_connect_timeout(std::string connection_string) {
                    connection_string.starts_with("postgres://");
   if (!uri) return connection_string + " connect_timeout=10";
   return connection_string + (contains(connection_string, "?") ? "&" : "?") + "connect_timeout=10";
+}
+
+// libpq quotes a connection URI it cannot parse, password and all, in its message: every
+// URI in the text is masked before the message goes anywhere.
+std::string mask_uris(std::string text) {
+  for (auto scheme = text.find("://"); scheme != std::string::npos;
+       scheme = text.find("://", scheme + 3)) {
+    std::size_t begin = scheme;
+    while (begin > 0 && std::isalnum(static_cast<unsigned char>(text[begin - 1]))) --begin;
+    auto end = text.find_first_of("\"' \n", scheme);
+    if (end == std::string::npos) end = text.size();
+    const std::string masked = mask_connection_password(text.substr(begin, end - begin));
+    text.replace(begin, end - begin, masked);
+    scheme = begin + masked.find("://");
+  }
+  return mask_connection_password(text);
 }
 
 }  // namespace
@@ -42,7 +61,7 @@ StoreUnreachableError connect_error(const std::string& location, std::string_vie
   } else {
     fix = "check the server and KAGURA_TELEMETRY_CONNECTION";
   }
-  std::string text(message);
+  std::string text = mask_uris(std::string(message));
   while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
   return StoreUnreachableError("cannot connect to postgresql telemetry store " + location + ": " +
                                text + ": " + fix);

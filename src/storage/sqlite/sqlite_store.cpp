@@ -364,6 +364,11 @@ struct SqliteStore::Impl {
                            "): move the file aside or point KAGURA_TELEMETRY_CONNECTION at "
                            "another path");
       }
+      if (e.getErrorCode() == SQLITE_CORRUPT) {
+        throw StorageError("sqlite telemetry store " + path + " is damaged (" + e.what() +
+                           "): move the file aside (sqlite3 FILE .recover saves what it can) "
+                           "or point KAGURA_TELEMETRY_CONNECTION at another path");
+      }
       std::string message = "cannot open sqlite telemetry store " + path + ": " + e.what() +
                             ": check that the directory exists and is writable, or point "
                             "KAGURA_TELEMETRY_CONNECTION at another path";
