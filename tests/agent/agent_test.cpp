@@ -312,6 +312,30 @@ TEST_F(AgentTest, AnthropicAgentsRecordProviderAndCacheTokens) {
   EXPECT_EQ(server_.requests().at(0).at("model"), "claude-sonnet-4-5");
 }
 
+// A hostile or broken server's answers fail the call with the client's error, and the
+// execution is recorded as failed with that error; nothing of the answer is taken as usage.
+TEST_F(AgentTest, HostileAnswersFailTheCallAndAreRecordedAsFailed) {
+  const std::vector<std::pair<std::string, std::string>> answers = {
+      {"not JSON", "{\"choices\": [{\"message\": "},
+      {"wrong types", R"({"choices": "many", "usage": {"prompt_tokens": "lots"}})"},
+      {"deeply nested", std::string(100000, '[') + std::string(100000, ']')},
+  };
+  auto o = options("victim", "Hello");
+  Agent victim(std::move(o));
+  for (const auto& [what, body] : answers) {
+    server_.enqueue({.raw_body = body});
+    EXPECT_THROW(victim(), std::exception) << what;
+  }
+  const auto executions = recorded();
+  ASSERT_EQ(executions.size(), answers.size());
+  for (const auto& e : executions) {
+    EXPECT_EQ(e.status, ExecutionStatus::failed) << e.id;
+    EXPECT_FALSE(e.error.empty()) << e.id;
+    EXPECT_EQ(e.metrics.prompt_tokens, 0) << e.id;
+    EXPECT_EQ(e.metrics.total_cost(), 0.0) << e.id;
+  }
+}
+
 TEST_F(AgentTest, SecretLookingArgumentsAreRedactedBeforeTheyAreStored) {
   server_.enqueue({.tool_calls = {{"c1", "login", R"({"user": "ann", "password": "hunter2"})"}}});
   server_.enqueue({.content = "logged in"});
