@@ -3,10 +3,6 @@
 // A local webhook receiver for the alert tests: real HTTP on 127.0.0.1 (a port the OS picks),
 // keeping the JSON bodies POSTed to /hook and answering with a status the test chooses.
 
-#include <httplib.h>
-#include <pthread.h>
-#include <signal.h>
-
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -17,46 +13,34 @@
 #include <thread>
 #include <vector>
 
+#include "support/loopback_server.hpp"
+
 namespace kagura::test {
 
 class WebhookReceiver {
  public:
   WebhookReceiver() {
-    server_.Post("/hook", [this](const httplib::Request& request, httplib::Response& response) {
-      if (delay_.count() > 0) std::this_thread::sleep_for(delay_);
-      {
-        std::lock_guard lock(mutex_);
-        bodies_.push_back(nlohmann::json::parse(request.body, nullptr, false));
-        headers_.push_back(request.get_header_value("Authorization"));
-        content_types_.push_back(request.get_header_value("Content-Type"));
-      }
-      arrived_.notify_all();
-      response.status = status_;
-      response.set_content("{}", "application/json");
-    });
-    port_ = server_.bind_to_any_port("127.0.0.1");
-    if (port_ <= 0) throw std::runtime_error("WebhookReceiver: cannot bind to 127.0.0.1");
-    listener_ = std::thread([this] {
-      sigset_t pipe_signal;
-      sigemptyset(&pipe_signal);
-      sigaddset(&pipe_signal, SIGPIPE);
-      pthread_sigmask(SIG_BLOCK, &pipe_signal, nullptr);
-      server_.listen_after_bind();
-      finished_ = true;
-    });
-    while (!server_.is_running() && !finished_) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
+    http_.server().Post("/hook",
+                        [this](const httplib::Request& request, httplib::Response& response) {
+                          if (delay_.count() > 0) std::this_thread::sleep_for(delay_);
+                          {
+                            std::lock_guard lock(mutex_);
+                            bodies_.push_back(nlohmann::json::parse(request.body, nullptr, false));
+                            headers_.push_back(request.get_header_value("Authorization"));
+                            content_types_.push_back(request.get_header_value("Content-Type"));
+                          }
+                          arrived_.notify_all();
+                          response.status = status_;
+                          response.set_content("{}", "application/json");
+                        });
+    http_.start();
   }
-  ~WebhookReceiver() {
-    server_.stop();
-    if (listener_.joinable()) listener_.join();
-  }
+  ~WebhookReceiver() { http_.stop(); }
   WebhookReceiver(const WebhookReceiver&) = delete;
   WebhookReceiver& operator=(const WebhookReceiver&) = delete;
 
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/hook"; }
-  int port() const { return port_; }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(http_.port()) + "/hook"; }
+  int port() const { return http_.port(); }
   void set_status(int status) { status_ = status; }
   void set_delay(std::chrono::milliseconds delay) { delay_ = delay; }
 
@@ -81,10 +65,7 @@ class WebhookReceiver {
   }
 
  private:
-  httplib::Server server_;
-  int port_ = 0;
-  std::thread listener_;
-  std::atomic<bool> finished_{false};
+  LoopbackServer http_{"WebhookReceiver"};
   std::atomic<int> status_{200};
   std::chrono::milliseconds delay_{0};
   mutable std::mutex mutex_;

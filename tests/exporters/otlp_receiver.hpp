@@ -8,8 +8,6 @@
 // a failure status for the next N requests, as a collector that is overloaded or restarting.
 
 #include <httplib.h>
-#include <pthread.h>
-#include <signal.h>
 
 #include <atomic>
 #include <chrono>
@@ -23,38 +21,26 @@
 #include <thread>
 #include <vector>
 
+#include "support/loopback_server.hpp"
+
 namespace kagura::test {
 
 class OtlpReceiver {
  public:
   // On a port the OS picks, or on `port` (to bring back an endpoint that was down).
-  explicit OtlpReceiver(int port = 0) {
-    server_.Post("/v1/traces", [this](const httplib::Request& request,
-                                      httplib::Response& response) { handle(request, response); });
-    port_ = port == 0 ? server_.bind_to_any_port("127.0.0.1")
-                      : (server_.bind_to_port("127.0.0.1", port) ? port : -1);
-    if (port_ <= 0) throw std::runtime_error("OtlpReceiver: cannot bind to 127.0.0.1");
-    listener_ = std::thread([this] {
-      sigset_t pipe_signal;
-      sigemptyset(&pipe_signal);
-      sigaddset(&pipe_signal, SIGPIPE);
-      pthread_sigmask(SIG_BLOCK, &pipe_signal, nullptr);
-      server_.listen_after_bind();
-      finished_ = true;
-    });
-    while (!server_.is_running() && !finished_) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
+  explicit OtlpReceiver(int port = 0) : http_("OtlpReceiver", port) {
+    http_.server().Post("/v1/traces",
+                        [this](const httplib::Request& request, httplib::Response& response) {
+                          handle(request, response);
+                        });
+    http_.start();
   }
-  ~OtlpReceiver() {
-    server_.stop();
-    if (listener_.joinable()) listener_.join();
-  }
+  ~OtlpReceiver() { http_.stop(); }
   OtlpReceiver(const OtlpReceiver&) = delete;
   OtlpReceiver& operator=(const OtlpReceiver&) = delete;
 
-  int port() const { return port_; }
-  std::string base_url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  int port() const { return http_.port(); }
+  std::string base_url() const { return "http://127.0.0.1:" + std::to_string(http_.port()); }
   std::string traces_url() const { return base_url() + "/v1/traces"; }
 
   // The next `count` requests get `status` (with Retry-After when given) and are not kept.
@@ -326,10 +312,7 @@ class OtlpReceiver {
     response.set_content(success_body_, "application/json");
   }
 
-  httplib::Server server_;
-  int port_ = 0;
-  std::thread listener_;
-  std::atomic<bool> finished_{false};
+  LoopbackServer http_;
   mutable std::mutex mutex_;
   std::condition_variable arrived_;
   int failures_left_ = 0;
