@@ -8,7 +8,9 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build_dir="${KAGURA_BUILD_DIR:-$root/build}"
 
 "$root/scripts/install_deps.sh"
-"$root/scripts/build.sh"
+# Only what the demo runs: the library, the kagura command and the examples.
+"$root/scripts/build.sh" -DKAGURA_BUILD_TESTS=OFF -DKAGURA_BUILD_BENCHMARKS=OFF \
+  -DKAGURA_BUILD_EXAMPLES=ON
 
 port="${KAGURA_DEMO_PORT:-8731}"
 log="$(mktemp)"

@@ -3,29 +3,22 @@
 #
 #   scripts/fuzz.sh [SECONDS_PER_TARGET]   (default 20)
 #
-# Builds the fuzz targets into build-fuzz/ (or $KAGURA_FUZZ_BUILD_DIR) with clang and
-# KAGURA_FUZZ=ON, then runs each one for the given time, starting from its seed corpus in
-# fuzz/corpus/<target>/. New inputs go to a temporary directory, never into the committed
-# corpus. Fails on any crash, leak, UB or timeout, and leaves the input that caused it in
-# build-fuzz/findings/<target>/ (reproduce with: build-fuzz/fuzz/<target>_fuzzer FILE).
+# Builds the fuzz targets into build-asan/ (or $KAGURA_ASAN_BUILD_DIR), the ASan+UBSan build
+# that scripts/test_sanitizers.sh address shares (scripts/sanitizers/configure.sh), then runs
+# each one for the given time, starting from its seed corpus in fuzz/corpus/<target>/. New
+# inputs go to a temporary directory, never into the committed corpus. Fails on any crash, leak,
+# UB or timeout, and leaves the input that caused it in build-asan/findings/<target>/
+# (reproduce with: build-asan/fuzz/<target>_fuzzer FILE).
 # KAGURA_FUZZ_TARGETS="sse_parser dotenv" runs only those.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 seconds="${1:-20}"
-build_dir="${KAGURA_FUZZ_BUILD_DIR:-$root/build-fuzz}"
+build_dir="${KAGURA_ASAN_BUILD_DIR:-$root/build-asan}"
 if ! [[ "$seconds" =~ ^[1-9][0-9]*$ ]]; then
   echo "fuzz.sh: '$seconds' is not a number of seconds per target; e.g. scripts/fuzz.sh 20" >&2
   exit 2
 fi
-if ! command -v clang++ >/dev/null 2>&1; then
-  echo "fuzz.sh: clang++ is missing: run scripts/install_deps.sh (it installs clang)" >&2
-  exit 1
-fi
-
-cmake -S "$root" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DCMAKE_CXX_COMPILER=clang++ "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -gline-tables-only" \
-  -DKAGURA_FUZZ=ON -DKAGURA_BUILD_TESTS=OFF -DKAGURA_BUILD_BENCHMARKS=OFF \
-  -DKAGURA_BUILD_EXAMPLES=OFF >/dev/null
+"$root/scripts/sanitizers/configure.sh" address "$build_dir"
 cmake --build "$build_dir" --parallel "$(nproc)" --target kagura_fuzzers
 
 targets=()

@@ -3,8 +3,9 @@
 #
 #   scripts/test_sanitizers.sh [address|thread|all]   (default all)
 #
-# address: AddressSanitizer + UndefinedBehaviorSanitizer (leaks included) into build-asan/;
-# thread: ThreadSanitizer into build-tsan/. Every target is instrumented (KAGURA_SANITIZE), the
+# address: AddressSanitizer + UndefinedBehaviorSanitizer (leaks included) into build-asan/,
+# which scripts/fuzz.sh shares; thread: ThreadSanitizer into build-tsan/. The flags are in
+# scripts/sanitizers/configure.sh. Every target is instrumented (KAGURA_SANITIZE), the
 # kagura binary that the tests run as a child process too, so a report there fails its test.
 # The options are exported here and children inherit them. Suppressions (scripts/sanitizers/:
 # lsan.supp, tsan.supp, and ubsan_ignorelist.txt at compile time) are only for known reports
@@ -29,27 +30,22 @@ excluded='^dashboard_browser_test$'
 "$root/scripts/install_deps.sh"
 
 run_suite() {
-  local sanitize="$1" build_dir="$2"
-  echo "test_sanitizers: building with -fsanitize=$sanitize into $build_dir"
-  # Benchmarks and examples are not tests; leaving them out saves a third of the build. -O1
-  # and line tables only (enough for symbolized reports) build much faster than -O2 -g.
-  KAGURA_BUILD_DIR="$build_dir" KAGURA_BUILD_TYPE=RelWithDebInfo "$root/scripts/build.sh" \
-    -DCMAKE_CXX_COMPILER=clang++ "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -gline-tables-only -DNDEBUG" \
-    -DKAGURA_SANITIZE="$sanitize" -DKAGURA_BUILD_BENCHMARKS=OFF -DKAGURA_BUILD_EXAMPLES=OFF
-  echo "test_sanitizers: running the tests under -fsanitize=$sanitize"
+  local mode="$1" build_dir="$2"
+  echo "test_sanitizers: building the $mode-sanitized suite into $build_dir"
+  "$root/scripts/sanitizers/configure.sh" "$mode" "$build_dir"
+  cmake --build "$build_dir" --parallel "$(nproc)"
+  echo "test_sanitizers: running the tests under the $mode sanitizer"
   (cd "$build_dir" && ctest --output-on-failure --parallel "$(nproc)" --timeout 600 -E "$excluded")
 }
 
 if [ "$mode" = address ] || [ "$mode" = all ]; then
-  # fast_unwind_on_malloc=0: the frame-pointer unwinder stops in libpq/libpqxx (built without
-  # frame pointers), and the lsan.supp entry needs the frames above them.
-  ASAN_OPTIONS="halt_on_error=1:abort_on_error=1:detect_leaks=1:detect_stack_use_after_return=1:check_initialization_order=1:strict_init_order=1:fast_unwind_on_malloc=0" \
+  ASAN_OPTIONS="halt_on_error=1:abort_on_error=1:detect_leaks=1:detect_stack_use_after_return=1:check_initialization_order=1:strict_init_order=1" \
   LSAN_OPTIONS="suppressions=$supp/lsan.supp:print_suppressions=0" \
   UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1" \
-    run_suite "address,undefined" "${KAGURA_ASAN_BUILD_DIR:-$root/build-asan}"
+    run_suite address "${KAGURA_ASAN_BUILD_DIR:-$root/build-asan}"
 fi
 if [ "$mode" = thread ] || [ "$mode" = all ]; then
   TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$supp/tsan.supp" \
-    run_suite "thread" "${KAGURA_TSAN_BUILD_DIR:-$root/build-tsan}"
+    run_suite thread "${KAGURA_TSAN_BUILD_DIR:-$root/build-tsan}"
 fi
 echo "test_sanitizers: $mode clean"
