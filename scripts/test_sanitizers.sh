@@ -5,8 +5,8 @@
 #
 # address: AddressSanitizer + UndefinedBehaviorSanitizer (leaks included) into build-asan/,
 # which scripts/fuzz.sh shares; thread: ThreadSanitizer into build-tsan/. The flags are in
-# scripts/sanitizers/configure.sh. Every target is instrumented (KAGURA_SANITIZE), the
-# kagura binary that the tests run as a child process too, so a report there fails its test.
+# scripts/sanitizers/configure.sh. Every target is instrumented, the kagura binary that the
+# tests run as a child process too, so a report there fails its test.
 # The options are exported here and children inherit them. Suppressions (scripts/sanitizers/:
 # lsan.supp, tsan.supp, and ubsan_ignorelist.txt at compile time) are only for known reports
 # inside third-party libraries, each with its reason.

@@ -1,18 +1,15 @@
 #include "support/fake_llm_server.hpp"
 
 #include <httplib.h>
-#include <pthread.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cctype>
 #include <condition_variable>
-#include <csignal>
 #include <deque>
 #include <mutex>
 #include <optional>
-#include <stdexcept>
-#include <thread>
+
+#include "support/loopback_server.hpp"
 
 namespace kagura::test {
 namespace {
@@ -248,10 +245,7 @@ std::vector<std::string> anthropic_events(const Answer& answer) {
 }  // namespace
 
 struct FakeLlmServer::State {
-  httplib::Server server;
-  std::thread listener;
-  std::atomic<bool> listener_finished{false};
-  int port = -1;
+  LoopbackServer http{"FakeLlmServer"};
 
   mutable std::mutex mutex;
   std::condition_variable stopping_changed;
@@ -358,38 +352,19 @@ void FakeLlmServer::State::handle(Api api, const httplib::Request& request,
 
 FakeLlmServer::FakeLlmServer() : state_(std::make_unique<State>()) {
   State& state = *state_;
-  state.server.new_task_queue = [] { return new httplib::ThreadPool(kWorkerThreads); };
+  httplib::Server& server = state.http.server();
+  server.new_task_queue = [] { return new httplib::ThreadPool(kWorkerThreads); };
   // One request per connection: a stopping server then never waits on an idle keep-alive.
-  state.server.set_keep_alive_max_count(1);
-  state.server.Post("/v1/chat/completions",
-                    [&state](const httplib::Request& request, httplib::Response& response) {
-                      state.handle(Api::openai, request, response);
-                    });
-  state.server.Post("/v1/messages",
-                    [&state](const httplib::Request& request, httplib::Response& response) {
-                      state.handle(Api::anthropic, request, response);
-                    });
-  state.port = state.server.bind_to_any_port("127.0.0.1");
-  if (state.port <= 0) throw std::runtime_error("FakeLlmServer: cannot bind to 127.0.0.1");
-  state.listener = std::thread([&state] {
-    // A client that gave up (a timeout test) leaves the reply to a closed socket, and httplib
-    // writes without MSG_NOSIGNAL: SIGPIPE would kill the test. The workers inherit this mask.
-    sigset_t pipe_signal;
-    sigemptyset(&pipe_signal);
-    sigaddset(&pipe_signal, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &pipe_signal, nullptr);
-    state.server.listen_after_bind();
-    state.listener_finished = true;
-  });
-  // stop() does nothing before the accept loop runs, so the destructor must not come earlier.
-  while (!state.server.is_running() && !state.listener_finished) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  if (!state.server.is_running()) {
-    state.listener.join();
-    throw std::runtime_error(
-        "FakeLlmServer: the server on 127.0.0.1:" + std::to_string(state.port) + " did not start");
-  }
+  server.set_keep_alive_max_count(1);
+  server.Post("/v1/chat/completions",
+              [&state](const httplib::Request& request, httplib::Response& response) {
+                state.handle(Api::openai, request, response);
+              });
+  server.Post("/v1/messages",
+              [&state](const httplib::Request& request, httplib::Response& response) {
+                state.handle(Api::anthropic, request, response);
+              });
+  state.http.start();
 }
 
 FakeLlmServer::~FakeLlmServer() {
@@ -398,8 +373,7 @@ FakeLlmServer::~FakeLlmServer() {
     state_->stopping = true;
   }
   state_->stopping_changed.notify_all();
-  state_->server.stop();
-  if (state_->listener.joinable()) state_->listener.join();
+  state_->http.stop();
 }
 
 std::string FakeLlmServer::openai_base_url() const {
@@ -407,11 +381,11 @@ std::string FakeLlmServer::openai_base_url() const {
 }
 
 std::string FakeLlmServer::anthropic_base_url() const {
-  return "http://127.0.0.1:" + std::to_string(state_->port);
+  return "http://127.0.0.1:" + std::to_string(state_->http.port());
 }
 
 int FakeLlmServer::port() const {
-  return state_->port;
+  return state_->http.port();
 }
 
 void FakeLlmServer::enqueue(ScriptedReply reply) {
