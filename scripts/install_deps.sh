@@ -5,6 +5,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake ninja-build pkg-config git
+  lld  # links the test executables several times faster than GNU ld (CMakeLists.txt)
   libsqlite3-dev libsqlitecpp-dev sqlite3
   nlohmann-json3-dev rapidjson-dev libfmt-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev

@@ -9,6 +9,7 @@
 
 #include "kagura/alerts/evaluator.hpp"
 #include "kagura/telemetry/notice.hpp"
+#include "pipeline/background_thread.hpp"
 
 namespace kagura::alerts {
 
@@ -114,7 +115,7 @@ AlertingSink::AlertingSink(std::shared_ptr<telemetry::ExecutionSink> inner, std:
                            AlertingOptions options)
     : inner_(std::move(inner)),
       state_(std::make_unique<State>(std::move(rules), std::move(options))) {
-  state_->thread = std::thread([state = state_.get()] { state->run(); });
+  state_->thread = pipeline::start_background_thread([state = state_.get()] { state->run(); });
 }
 
 AlertingSink::~AlertingSink() {

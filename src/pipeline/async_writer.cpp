@@ -11,6 +11,7 @@
 
 #include "kagura/pipeline/exit_flush.hpp"
 #include "kagura/telemetry/notice.hpp"
+#include "pipeline/background_thread.hpp"
 
 namespace kagura::pipeline {
 namespace {
@@ -64,8 +65,8 @@ AsyncWriter::AsyncWriter(std::shared_ptr<BatchDestination> store, AsyncWriterOpt
     }
   }
   delivery_backoff_ = options_.spool_retry_min;
-  encoder_thread_ = std::thread([this] { run_encoder(); });
-  writer_thread_ = std::thread([this] { run_writer(); });
+  encoder_thread_ = start_background_thread([this] { run_encoder(); });
+  writer_thread_ = start_background_thread([this] { run_writer(); });
   register_for_exit_flush(this);
 }
 

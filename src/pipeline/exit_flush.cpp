@@ -1,5 +1,6 @@
 #include "kagura/pipeline/exit_flush.hpp"
 
+#include <pthread.h>
 #include <semaphore.h>
 
 #include <algorithm>
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "kagura/pipeline/async_writer.hpp"
+#include "pipeline/background_thread.hpp"
 
 namespace kagura::pipeline {
 namespace {
@@ -85,12 +87,18 @@ void install_signal_flush() {
       installed.push_back(signal_number);
     }
     if (installed.empty()) return;
-    std::thread([] {
+    start_background_thread([] {
       while (sem_wait(&g_signal_semaphore) != 0) {
       }
       const int signal_number = g_pending_signal.load();
       flush_all_writers(kExitFlushTimeout);
+      // The process ends as the signal implies: raised again at its default action, in this
+      // thread, which must therefore take it now.
       std::signal(signal_number, SIG_DFL);
+      sigset_t just_this;
+      sigemptyset(&just_this);
+      sigaddset(&just_this, signal_number);
+      pthread_sigmask(SIG_UNBLOCK, &just_this, nullptr);
       std::raise(signal_number);
     }).detach();
   });

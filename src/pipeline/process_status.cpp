@@ -14,6 +14,7 @@
 
 #include "kagura/telemetry/ids.hpp"
 #include "kagura/telemetry/notice.hpp"
+#include "pipeline/background_thread.hpp"
 
 namespace kagura::pipeline {
 namespace {
@@ -184,7 +185,7 @@ StatusPublisher::StatusPublisher(fs::path directory, ProcessStatus identity,
   if (status_.pid == 0) status_.pid = ::getpid();
   if (status_.started_at == 0.0) status_.started_at = telemetry::unix_now();
   publish(false);
-  thread_ = std::thread([this] { run(); });
+  thread_ = start_background_thread([this] { run(); });
 }
 
 StatusPublisher::~StatusPublisher() {

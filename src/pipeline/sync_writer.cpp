@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "kagura/telemetry/notice.hpp"
+#include "pipeline/background_thread.hpp"
 
 namespace kagura::pipeline {
 
@@ -30,7 +31,7 @@ SyncWriter::SyncWriter(std::shared_ptr<storage::StorageAdapter> store, AsyncWrit
                         ". Executions the store refuses will be counted as failed.");
     }
   }
-  if (spool_) delivery_thread_ = std::thread([this] { run_delivery(); });
+  if (spool_) delivery_thread_ = start_background_thread([this] { run_delivery(); });
 }
 
 SyncWriter::~SyncWriter() {

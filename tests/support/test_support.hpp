@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -16,6 +17,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -23,6 +25,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "kagura/telemetry/notice.hpp"
@@ -237,14 +240,14 @@ class ChildProcess {
   // Reads until stdout contains `text` or both pipes are closed; true if the text was seen.
   bool wait_for_stdout(std::string_view text) {
     while (result_.out.find(text) == std::string::npos) {
-      if (!pump()) return result_.out.find(text) != std::string::npos;
+      if (!pump(-1)) return result_.out.find(text) != std::string::npos;
     }
     return true;
   }
 
   // Reads both pipes to the end and reaps the child.
   ProcessResult finish() {
-    while (pump()) {
+    while (pump(-1)) {
     }
     int status = 0;
     while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
@@ -253,6 +256,33 @@ class ChildProcess {
     result_.status = status;
     if (WIFSIGNALED(status)) remove_driver_leftovers(pid_);
     return result_;
+  }
+
+  // finish(), unless the child is still running after `timeout`: then nothing is reaped (the
+  // destructor kills the child) and the answer is empty, so that the test can report what the
+  // child was doing (describe_process) instead of hanging until CTest's timeout.
+  std::optional<ProcessResult> finish_within(std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    const auto remaining_ms = [&] {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      return static_cast<int>(std::max<std::chrono::milliseconds::rep>(left.count(), 0));
+    };
+    while (remaining_ms() > 0 && pump(remaining_ms())) {
+    }
+    for (;;) {
+      int status = 0;
+      const pid_t reaped = ::waitpid(pid_, &status, WNOHANG);
+      if (reaped == pid_) {
+        reaped_ = true;
+        result_.status = status;
+        if (WIFSIGNALED(status)) remove_driver_leftovers(pid_);
+        return result_;
+      }
+      if (reaped < 0 && errno != EINTR) return std::nullopt;
+      if (remaining_ms() == 0) return std::nullopt;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
   }
 
  private:
@@ -264,12 +294,13 @@ class ChildProcess {
     ::unlink(("/dev/shm/mongoc-" + std::to_string(pid)).c_str());
   }
 
-  // One poll round; false once both pipes are at end of file.
-  bool pump() {
+  // One poll round of at most timeout_ms (-1: no limit); false once both pipes are at end of
+  // file.
+  bool pump(int timeout_ms) {
     pollfd fds[2] = {{out_fd_, POLLIN, 0}, {err_fd_, POLLIN, 0}};
     const nfds_t count = 2;
     if (out_fd_ < 0 && err_fd_ < 0) return false;
-    const int ready = ::poll(fds, count, -1);
+    const int ready = ::poll(fds, count, timeout_ms);
     if (ready < 0) return errno == EINTR;
     read_from(fds[0], out_fd_, result_.out);
     read_from(fds[1], err_fd_, result_.err);
@@ -293,6 +324,36 @@ class ChildProcess {
   bool reaped_ = false;
   ProcessResult result_;
 };
+
+// What a running process is doing, from /proc: its signal masks (pending, blocked, ignored,
+// caught) and, for each thread, its name, state and the kernel function it waits in.
+inline std::string describe_process(pid_t pid) {
+  const auto read_text = [](const fs::path& path) {
+    std::ifstream in(path);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    while (!text.empty() && text.back() == '\n') text.pop_back();
+    return text;
+  };
+  const fs::path proc = fs::path("/proc") / std::to_string(pid);
+  std::string description = "process " + std::to_string(pid) + ":";
+  std::ifstream status(proc / "status");
+  for (std::string line; std::getline(status, line);) {
+    if (line.starts_with("State:") || line.starts_with("Sig") || line.starts_with("ShdPnd:")) {
+      description += "\n  " + line;
+    }
+  }
+  std::error_code error;
+  for (const auto& task : fs::directory_iterator(proc / "task", error)) {
+    std::string stat = read_text(task.path() / "stat");
+    // The state is the field after the parenthesised name.
+    const auto name_end = stat.rfind(')');
+    const std::string state = name_end == std::string::npos ? "?" : stat.substr(name_end + 2, 1);
+    description += "\n  thread " + task.path().filename().string() + " (" +
+                   read_text(task.path() / "comm") + ") state " + state + " in " +
+                   read_text(task.path() / "wchan");
+  }
+  return description;
+}
 
 inline ProcessResult run_process(const std::vector<std::string>& argv,
                                  const EnvChanges& changes = {}) {

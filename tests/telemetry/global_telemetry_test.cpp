@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -83,7 +84,12 @@ class GlobalTelemetryProcessTest : public ::testing::Test {
     ChildProcess child({helper(), std::to_string(kCount), "wait"}, environment());
     ASSERT_TRUE(child.wait_for_stdout("recorded\n")) << "the helper ended early";
     ASSERT_EQ(::kill(child.pid(), signal_number), 0);
-    const ProcessResult result = child.finish();
+    // The flush of 500 executions takes well under a second; a child still running after a
+    // minute is stuck, and what it is stuck in is the useful part of the failure.
+    const auto finished = child.finish_within(std::chrono::minutes(1));
+    ASSERT_TRUE(finished.has_value()) << "the helper outlived the signal by a minute; "
+                                      << kagura::test::describe_process(child.pid());
+    const ProcessResult& result = *finished;
     ASSERT_TRUE(result.signalled()) << "status " << result.status << ", stderr: " << result.err;
     EXPECT_EQ(result.signal(), signal_number) << "the process ends as the signal implies";
     expect_all_recorded(default_db(), kCount);

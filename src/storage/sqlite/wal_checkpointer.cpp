@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "kagura/telemetry/notice.hpp"
+#include "pipeline/background_thread.hpp"
 
 namespace kagura::storage::sqlite_detail {
 namespace {
@@ -55,7 +56,8 @@ int WalCheckpointer::on_commit(void* self, sqlite3* db, const char* schema, int 
     if (!failed) {
       checkpointer.log_pages_ = pages;
       if (!checkpointer.thread_.joinable()) {
-        checkpointer.thread_ = std::thread([&checkpointer] { checkpointer.run(); });
+        checkpointer.thread_ =
+            pipeline::start_background_thread([&checkpointer] { checkpointer.run(); });
       }
     }
   }

@@ -1,0 +1,20 @@
+#include "pipeline/background_thread.hpp"
+
+#include <pthread.h>
+
+namespace kagura::pipeline {
+
+AsyncSignalsBlocked::AsyncSignalsBlocked() {
+  sigset_t asynchronous;
+  sigfillset(&asynchronous);
+  for (int fault : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGABRT, SIGSYS}) {
+    sigdelset(&asynchronous, fault);
+  }
+  pthread_sigmask(SIG_BLOCK, &asynchronous, &saved_mask_);
+}
+
+AsyncSignalsBlocked::~AsyncSignalsBlocked() {
+  pthread_sigmask(SIG_SETMASK, &saved_mask_, nullptr);
+}
+
+}  // namespace kagura::pipeline
