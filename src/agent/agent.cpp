@@ -9,15 +9,14 @@
 #include "kagura/llm/providers.hpp"
 #include "kagura/telemetry/collector.hpp"
 #include "kagura/telemetry/telemetry.hpp"
+#include "telemetry/elapsed.hpp"
 
 namespace kagura::agent {
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
+using telemetry::detail::seconds_since;
 
 bool valid_tool_name(const std::string& name) {
   if (name.empty() || name.size() > 64) return false;

@@ -3,15 +3,14 @@
 #include <chrono>
 
 #include "kagura/telemetry/collector.hpp"
+#include "telemetry/elapsed.hpp"
 
 namespace kagura::agent {
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
+using telemetry::detail::seconds_since;
 
 void record(std::string operation, Clock::time_point start, std::int64_t items,
             std::size_t size_after, std::size_t max_messages) {

@@ -9,29 +9,26 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <map>
 #include <memory>
+#include <new>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "kagura/telemetry/notice.hpp"
+#include "net/curl_handles.hpp"
+#include "net/json_post.hpp"
 
 extern char** environ;
 
 namespace kagura::alerts {
 namespace {
-
-struct CurlEasyDeleter {
-  void operator()(CURL* handle) const noexcept { curl_easy_cleanup(handle); }
-};
-struct CurlSlistDeleter {
-  void operator()(curl_slist* list) const noexcept { curl_slist_free_all(list); }
-};
 
 // A webhook URL often carries its secret in the path (Slack, Discord): messages show only the
 // scheme, host and port.
@@ -47,27 +44,6 @@ std::string url_origin(std::string_view url) {
   }
   return std::string(url.substr(0, authority_start)) + std::string(authority) +
          (authority_end < url.size() ? "/..." : "");
-}
-
-// Local receivers must never go through a proxy from the environment (as in the LLM clients).
-std::string hosts_bypassing_proxy() {
-  std::string hosts;
-  for (const char* variable : {"no_proxy", "NO_PROXY"}) {
-    if (const char* value = std::getenv(variable); value != nullptr && *value != '\0') {
-      hosts = value;
-      break;
-    }
-  }
-  if (hosts == "*") return hosts;
-  if (!hosts.empty()) hosts += ",";
-  return hosts + "localhost,127.0.0.1,::1";
-}
-
-std::size_t keep_prefix(char* data, std::size_t size, std::size_t count, void* user) noexcept {
-  auto& body = *static_cast<std::string*>(user);
-  const std::size_t length = size * count;
-  if (body.size() < 200) body.append(data, std::min<std::size_t>(length, 200 - body.size()));
-  return length;
 }
 
 std::string quote_line(std::string text) {
@@ -118,7 +94,7 @@ std::string number_text(double value) {
 struct ActionRunner::State {
   FailureHandler on_failure;
   ActionStats stats;
-  std::unique_ptr<CURL, CurlEasyDeleter> curl;  // kept: its connection serves the next alert
+  net::CurlEasy curl;  // kept: its connection serves the next alert
   struct Running {
     pid_t pid;
     std::string rule;
@@ -147,70 +123,42 @@ struct ActionRunner::State {
   }
 
   void webhook(const Rule& rule, const Action& action, const std::string& body) {
-    static const CURLcode initialised = curl_global_init(CURL_GLOBAL_DEFAULT);
     const std::string where =
         fmt::format("alert webhook of rule '{}' to {}", rule.name, url_origin(action.url));
-    if (initialised != CURLE_OK) {
+    if (const CURLcode started = net::curl_global_status(); started != CURLE_OK) {
       fail(fmt::format("{} not sent: libcurl could not start ({})", where,
-                       curl_easy_strerror(initialised)));
+                       curl_easy_strerror(started)));
       return;
     }
-    if (!curl) curl.reset(curl_easy_init());
-    if (!curl) {
+    net::JsonPostReply reply;
+    try {
+      if (!curl) curl = net::make_curl_easy();
+      reply = net::post_json(curl.get(), {.url = action.url,
+                                          .headers = {action.headers.begin(), action.headers.end()},
+                                          .body = body,
+                                          .timeout = action.timeout,
+                                          .user_agent = "kagura-cpp-alerts/0.1",
+                                          .kept_reply_bytes = 200});
+    } catch (const std::bad_alloc&) {
       fail(where + " not sent: out of memory");
       return;
     }
-    CURL* h = curl.get();
-    curl_easy_reset(h);
-    std::unique_ptr<curl_slist, CurlSlistDeleter> headers;
-    auto add_header = [&](const std::string& header) {
-      if (curl_slist* head = curl_slist_append(headers.get(), header.c_str())) {
-        (void)headers.release();
-        headers.reset(head);
-      }
-    };
-    add_header("Content-Type: application/json");
-    add_header("Expect:");
-    for (const auto& [name, value] : action.headers) add_header(name + ": " + value);
-    const std::string no_proxy = hosts_bypassing_proxy();
-    std::string reply;
-    char error_buffer[CURL_ERROR_SIZE] = {};
-    const long timeout_ms = static_cast<long>(std::max<std::int64_t>(1, action.timeout.count()));
-    curl_easy_setopt(h, CURLOPT_URL, action.url.c_str());
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_POST, 1L);
-    curl_easy_setopt(h, CURLOPT_POSTFIELDS, body.data());
-    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers.get());
-    curl_easy_setopt(h, CURLOPT_USERAGENT, "kagura-cpp-alerts/0.1");
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_NOPROXY, no_proxy.c_str());
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, &keep_prefix);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &reply);
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, error_buffer);
-    const CURLcode code = curl_easy_perform(h);
-    long status = 0;
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, nullptr);
-    if (code != CURLE_OK) {
-      const std::string detail = *error_buffer != '\0' ? error_buffer : curl_easy_strerror(code);
-      const std::string fix = code == CURLE_OPERATION_TIMEDOUT
+    if (reply.status == 0) {
+      const std::string fix = reply.timed_out
                                   ? fmt::format(
                                         "no answer within {} ms: check the receiver, or "
                                         "raise the action's \"timeout\"",
-                                        timeout_ms)
+                                        std::max<std::int64_t>(1, action.timeout.count()))
                                   : "check that the receiver is running and the \"url\" of the "
                                     "action";
-      fail(fmt::format("{} failed ({}): {}", where, detail, fix));
+      fail(fmt::format("{} failed ({}): {}", where, reply.error, fix));
       return;
     }
-    if (status < 200 || status >= 300) {
-      fail(
-          fmt::format("{} failed: HTTP {}{}: check the receiver and the action's \"url\" and "
-                      "\"headers\"",
-                      where, status, reply.empty() ? "" : " (" + quote_line(reply) + ")"));
+    if (reply.status < 200 || reply.status >= 300) {
+      fail(fmt::format(
+          "{} failed: HTTP {}{}: check the receiver and the action's \"url\" and "
+          "\"headers\"",
+          where, reply.status, reply.body.empty() ? "" : " (" + quote_line(reply.body) + ")"));
       return;
     }
     ++stats.delivered;

@@ -4,21 +4,13 @@
 #include <fstream>
 #include <sstream>
 
+#include "config/text.hpp"
+
 // No Debian package parses .env files, and the format is small; this parser is ours so that
 // its errors can name the file and line.
 
 namespace kagura::config {
 namespace {
-
-std::string_view trim(std::string_view text) {
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) {
-    text.remove_prefix(1);
-  }
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) {
-    text.remove_suffix(1);
-  }
-  return text;
-}
 
 bool valid_key(std::string_view key) {
   if (key.empty() || std::isdigit(static_cast<unsigned char>(key.front()))) return false;
@@ -43,9 +35,9 @@ DotenvValues parse_dotenv(std::string_view text, std::string_view source) {
     std::string_view line = text.substr(0, newline);
     text.remove_prefix(newline == std::string_view::npos ? text.size() : newline + 1);
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    line = trim(line);
+    line = trim_whitespace(line);
     if (line.empty() || line.front() == '#') continue;
-    if (line.starts_with("export ")) line = trim(line.substr(7));
+    if (line.starts_with("export ")) line = trim_whitespace(line.substr(7));
 
     const auto equals = line.find('=');
     if (equals == std::string_view::npos) {
@@ -54,14 +46,14 @@ DotenvValues parse_dotenv(std::string_view text, std::string_view source) {
                "'; comment it out with '#' or "
                "add '='");
     }
-    const std::string_view key = trim(line.substr(0, equals));
+    const std::string_view key = trim_whitespace(line.substr(0, equals));
     if (!valid_key(key)) {
       fail(source, line_number,
            "'" + std::string(key) +
                "' is not a valid variable name; use letters, digits "
                "and '_', not starting with a digit");
     }
-    std::string_view raw = trim(line.substr(equals + 1));
+    std::string_view raw = trim_whitespace(line.substr(equals + 1));
     std::string value;
     if (!raw.empty() && (raw.front() == '"' || raw.front() == '\'')) {
       const char quote = raw.front();
@@ -101,7 +93,7 @@ DotenvValues parse_dotenv(std::string_view text, std::string_view source) {
                  " quote that is never closed; add the "
                  "closing quote (values cannot span lines)");
       }
-      const std::string_view rest = trim(raw.substr(i + 1));
+      const std::string_view rest = trim_whitespace(raw.substr(i + 1));
       if (!rest.empty() && rest.front() != '#') {
         fail(source, line_number,
              "unexpected text after the quoted value of " + std::string(key) + ": '" +
@@ -111,7 +103,7 @@ DotenvValues parse_dotenv(std::string_view text, std::string_view source) {
       // Searched before trimming, so that "KEY= # note" is an empty value and not "# note".
       const std::string_view after_equals = line.substr(equals + 1);
       if (const auto comment = after_equals.find(" #"); comment != std::string_view::npos) {
-        raw = trim(after_equals.substr(0, comment));
+        raw = trim_whitespace(after_equals.substr(0, comment));
       }
       value = std::string(raw);
     }

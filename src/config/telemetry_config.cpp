@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "config/text.hpp"
 #include "kagura/config/dotenv.hpp"
 #include "kagura/telemetry/notice.hpp"
 
@@ -66,10 +67,7 @@ std::string default_spool_name(const std::string& backend, const std::string& co
 }
 
 std::string trim(std::string_view text) {
-  const auto begin = text.find_first_not_of(" \t");
-  if (begin == std::string_view::npos) return {};
-  const auto end = text.find_last_not_of(" \t");
-  return std::string(text.substr(begin, end - begin + 1));
+  return std::string(trim_whitespace(text));
 }
 
 // OTEL_EXPORTER_OTLP_HEADERS: "k=v,k2=v2" with URL-encoded values (the W3C Baggage form the

@@ -3,9 +3,10 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
-#include "exporters/otlp_http.hpp"
 #include "exporters/otlp_json.hpp"
 #include "kagura/telemetry/notice.hpp"
+#include "net/curl_handles.hpp"
+#include "net/json_post.hpp"
 
 namespace kagura::exporters {
 namespace {
@@ -67,8 +68,11 @@ std::string OtlpTraceExporter::request_body(
 }
 
 void OtlpTraceExporter::send(const std::string& body) const {
-  const auto reply =
-      detail::post_otlp_json(options_.endpoint, options_.headers, body, options_.timeout);
+  const net::CurlEasy handle = net::make_curl_easy();
+  const auto reply = net::post_json(handle.get(), {.url = options_.endpoint,
+                                                   .headers = options_.headers,
+                                                   .body = body,
+                                                   .timeout = options_.timeout});
   if (reply.status == 0) {
     throw std::runtime_error("OTLP endpoint " + location() + " did not answer (" + reply.error +
                              "); check that the collector runs there");

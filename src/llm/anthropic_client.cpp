@@ -12,6 +12,7 @@
 #include "llm/provider_registry.hpp"
 #include "llm/sse_parser.hpp"
 #include "llm/wire_json.hpp"
+#include "telemetry/elapsed.hpp"
 
 namespace kagura::llm {
 namespace {
@@ -19,9 +20,7 @@ namespace {
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
+using telemetry::detail::seconds_since;
 
 // tool_use input must be an object. Arguments that are not one can only come from a
 // conversation another model wrote; the call's result already tells what went wrong.

@@ -13,35 +13,19 @@
 #include <random>
 #include <thread>
 
+#include "net/curl_handles.hpp"
+
 namespace kagura::llm::detail {
 namespace {
 
 using std::chrono::milliseconds;
 
-struct CurlEasyDeleter {
-  void operator()(CURL* handle) const noexcept { curl_easy_cleanup(handle); }
-};
-using CurlEasy = std::unique_ptr<CURL, CurlEasyDeleter>;
+using net::CurlEasy;
+using net::CurlHeaderList;
+using net::hosts_bypassing_proxy;
 
-struct CurlSlistDeleter {
-  void operator()(curl_slist* list) const noexcept { curl_slist_free_all(list); }
-};
-using CurlHeaderList = std::unique_ptr<curl_slist, CurlSlistDeleter>;
-
-void append_header(CurlHeaderList& list, const std::string& header) {
-  curl_slist* head = curl_slist_append(list.get(), header.c_str());
-  if (head == nullptr) throw std::bad_alloc();
-  // The first append creates the list; later ones return the same head.
-  (void)list.release();
-  list.reset(head);
-}
-
-// curl_global_init is not thread-safe, and a function-local static is initialised exactly
-// once even when several agent threads make their first call together. There is deliberately
-// no curl_global_cleanup: other threads may still be using libcurl while the process exits.
 void ensure_curl_initialised() {
-  static const CURLcode result = curl_global_init(CURL_GLOBAL_DEFAULT);
-  if (result != CURLE_OK) {
+  if (const CURLcode result = net::curl_global_status(); result != CURLE_OK) {
     throw LlmError(LlmErrorKind::network,
                    std::string("could not initialise libcurl: ") + curl_easy_strerror(result));
   }
@@ -116,22 +100,6 @@ milliseconds retry_after_of(CURL* handle) {
   return milliseconds(0);
 }
 
-// Hosts that a proxy from the environment (http_proxy, https_proxy) must never handle: a local
-// model server is not reachable through a remote proxy. The user's own no_proxy list is kept,
-// since setting CURLOPT_NOPROXY replaces it.
-std::string hosts_bypassing_proxy() {
-  std::string hosts;
-  for (const char* variable : {"no_proxy", "NO_PROXY"}) {
-    if (const char* value = std::getenv(variable); value != nullptr && *value != '\0') {
-      hosts = value;
-      break;
-    }
-  }
-  if (hosts == "*") return hosts;
-  if (!hosts.empty()) hosts += ",";
-  return hosts + "localhost,127.0.0.1,::1";
-}
-
 }  // namespace
 
 class ConnectionPool {
@@ -147,9 +115,7 @@ class ConnectionPool {
         return handle;
       }
     }
-    CurlEasy handle(curl_easy_init());
-    if (!handle) throw std::bad_alloc();
-    return handle;
+    return net::make_curl_easy();
   }
   void give_back(CurlEasy handle) {
     std::lock_guard lock(mutex_);
@@ -169,9 +135,9 @@ Attempt perform_once(const HttpPost& post, const HttpOptions& options, const Chu
                      ConnectionPool& connections) {
   // Everything the handle points to is declared first, so that it outlives the handle.
   CurlHeaderList headers;
-  for (const auto& header : post.headers) append_header(headers, header);
+  for (const auto& header : post.headers) headers.append(header);
   // libcurl would otherwise wait for a "100 Continue" before sending a large body.
-  append_header(headers, "Expect:");
+  headers.append("Expect:");
   const std::string no_proxy = hosts_bypassing_proxy();
   char error_buffer[CURL_ERROR_SIZE] = {};
   TransferState state;
@@ -181,20 +147,14 @@ Attempt perform_once(const HttpPost& post, const HttpOptions& options, const Chu
   state.handle = h;
   state.on_chunk = on_chunk ? &on_chunk : nullptr;
 
-  curl_easy_setopt(h, CURLOPT_URL, post.url.c_str());
-  curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(h, CURLOPT_POST, 1L);
-  curl_easy_setopt(h, CURLOPT_POSTFIELDS, post.body.data());
-  curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(post.body.size()));
-  curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers.get());
-  curl_easy_setopt(h, CURLOPT_USERAGENT, "kagura-cpp/0.1");
-  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
-                   static_cast<long>(options.connect_timeout.count()));
-  curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(options.timeout.count()));
-  // Signals (the default resolver's timeout mechanism) are unsafe with several threads.
-  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+  net::set_post_options(h, {.url = post.url,
+                            .body = post.body,
+                            .headers = headers,
+                            .user_agent = "kagura-cpp/0.1",
+                            .no_proxy = no_proxy,
+                            .connect_timeout = options.connect_timeout,
+                            .timeout = options.timeout});
   curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
-  curl_easy_setopt(h, CURLOPT_NOPROXY, no_proxy.c_str());
   // A compressing server may hold back a stream's events until its buffer fills, so only
   // whole answers are asked for compressed.
   if (!on_chunk) curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");

@@ -10,6 +10,7 @@
 #include "llm/provider_registry.hpp"
 #include "llm/sse_parser.hpp"
 #include "llm/wire_json.hpp"
+#include "telemetry/elapsed.hpp"
 
 namespace kagura::llm {
 namespace {
@@ -17,9 +18,7 @@ namespace {
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
+using telemetry::detail::seconds_since;
 
 json message_to_wire(const Message& message) {
   json wire = {{"role", message.role}};

@@ -450,6 +450,28 @@ TEST_F(OtlpPipelineTest, HeadersFromTheConfigurationAreSent) {
   EXPECT_EQ(receiver.spans()[0]["endTimeUnixNano"], "1700000001000000000");
 }
 
+TEST(OtlpExporter, ALocalCollectorIsNeverReachedThroughAProxy) {
+  OtlpReceiver receiver;
+  kagura::test::ScopedEnv env;
+  // A proxy nobody listens on: going through it would fail.
+  env.set("http_proxy", "http://127.0.0.1:9");
+  env.set("HTTP_PROXY", "http://127.0.0.1:9");
+  env.set("no_proxy", "example.com");
+  env.unset("NO_PROXY");
+  exporters::OtlpTraceExporter exporter({.endpoint = receiver.traces_url()});
+  telemetry::Execution execution;
+  execution.id = "0190f1a2b3c4d5e6f708192a3b4c5d6f";
+  execution.trace_id = execution.id;
+  execution.agent_name = "behind_a_proxy";
+  execution.started_at = 1.7e9;
+  execution.ended_at = 1.7e9 + 1;
+  execution.status = telemetry::ExecutionStatus::completed;
+  const telemetry::Execution* one = &execution;
+  EXPECT_EQ(exporter.save_executions({&one, 1}), 1u);
+  ASSERT_EQ(receiver.spans().size(), 1u);
+  EXPECT_EQ(receiver.spans()[0]["traceId"], execution.id);
+}
+
 TEST(OtlpExporter, MasksAPasswordInTheEndpointInMessages) {
   const exporters::OtlpTraceExporter exporter({.endpoint = "https://user:s3cret@h:4318/v1/traces"});
   EXPECT_EQ(exporter.location(), "https://user:***@h:4318/v1/traces");
