@@ -22,10 +22,9 @@ class AsyncSignalsBlocked {
 
 // Starts a thread of the library's own (a writer, a checkpointer, an alert sender) with the
 // asynchronous signals blocked, as the thread inherits its creator's mask. The program's
-// SIGINT or SIGTERM then always reaches one of the program's threads, never a library thread
-// parked in a wait: a thread that may not take the signal cannot delay or swallow it (under
-// ThreadSanitizer, which defers a signal until its thread next enters an intercepted call, a
-// signal taken by a thread waiting on a condition variable was never handled).
+// SIGINT or SIGTERM then always goes to one of the program's own threads, never to a library
+// thread parked in a wait, which is what a program that handles its signals itself (in a
+// chosen thread, or with sigwait) expects of a library.
 template <class Function>
 std::thread start_background_thread(Function&& function) {
   const AsyncSignalsBlocked blocked;

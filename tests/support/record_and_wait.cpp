@@ -27,12 +27,7 @@ int main(int argc, char** argv) {
   std::printf("recorded\n");
   std::fflush(stdout);
   if (mode == "wait") {
-    // Waits in one-second sleeps rather than in pause(): ThreadSanitizer's runtime may hold back
-    // a signal that arrives while this thread is between two of its intercepted calls until the
-    // thread makes the next one, and a thread parked in pause() never does (seen in the TSan
-    // runs: the signal taken, the flush handler installed and never run). A program's handler
-    // runs at once without the sanitizer.
-    for (;;) sleep(1);
+    for (;;) pause();
   }
   return 0;
 }
