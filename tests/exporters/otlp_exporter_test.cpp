@@ -32,6 +32,18 @@ std::string attribute_text(const json& span, const std::string& key) {
   return value.dump();
 }
 
+// A completed root execution of one second from 1.7e9 (2023-11-14T22:13:20Z).
+telemetry::Execution one_second_execution(const std::string& id, const std::string& agent) {
+  telemetry::Execution execution;
+  execution.id = id;
+  execution.trace_id = id;
+  execution.agent_name = agent;
+  execution.started_at = 1.7e9;
+  execution.ended_at = 1.7e9 + 1;
+  execution.status = telemetry::ExecutionStatus::completed;
+  return execution;
+}
+
 const json* find_span(const std::vector<json>& spans, const std::string& name) {
   for (const auto& span : spans) {
     if (span.value("name", "") == name) return &span;
@@ -430,13 +442,7 @@ TEST_F(OtlpPipelineTest, HeadersFromTheConfigurationAreSent) {
       dir_.path());
   ASSERT_EQ(config.otlp.endpoint, receiver.traces_url());
   exporters::OtlpTraceExporter exporter(config.otlp);
-  telemetry::Execution execution;
-  execution.id = "0190f1a2b3c4d5e6f708192a3b4c5d6e";
-  execution.trace_id = execution.id;
-  execution.agent_name = "direct";
-  execution.started_at = 1.7e9;
-  execution.ended_at = 1.7e9 + 1;
-  execution.status = telemetry::ExecutionStatus::completed;
+  const auto execution = one_second_execution("0190f1a2b3c4d5e6f708192a3b4c5d6e", "direct");
   const telemetry::Execution* one = &execution;
   EXPECT_EQ(exporter.save_executions({&one, 1}), 1u);
   const auto attempts = receiver.attempts();
@@ -459,13 +465,7 @@ TEST(OtlpExporter, ALocalCollectorIsNeverReachedThroughAProxy) {
   env.set("no_proxy", "example.com");
   env.unset("NO_PROXY");
   exporters::OtlpTraceExporter exporter({.endpoint = receiver.traces_url()});
-  telemetry::Execution execution;
-  execution.id = "0190f1a2b3c4d5e6f708192a3b4c5d6f";
-  execution.trace_id = execution.id;
-  execution.agent_name = "behind_a_proxy";
-  execution.started_at = 1.7e9;
-  execution.ended_at = 1.7e9 + 1;
-  execution.status = telemetry::ExecutionStatus::completed;
+  const auto execution = one_second_execution("0190f1a2b3c4d5e6f708192a3b4c5d6f", "behind_a_proxy");
   const telemetry::Execution* one = &execution;
   EXPECT_EQ(exporter.save_executions({&one, 1}), 1u);
   ASSERT_EQ(receiver.spans().size(), 1u);
