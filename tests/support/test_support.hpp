@@ -252,10 +252,7 @@ class ChildProcess {
     int status = 0;
     while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
     }
-    reaped_ = true;
-    result_.status = status;
-    if (WIFSIGNALED(status)) remove_driver_leftovers(pid_);
-    return result_;
+    return reaped_with(status);
   }
 
   // finish(), unless the child is still running after `timeout`: then nothing is reaped (the
@@ -273,12 +270,7 @@ class ChildProcess {
     for (;;) {
       int status = 0;
       const pid_t reaped = ::waitpid(pid_, &status, WNOHANG);
-      if (reaped == pid_) {
-        reaped_ = true;
-        result_.status = status;
-        if (WIFSIGNALED(status)) remove_driver_leftovers(pid_);
-        return result_;
-      }
+      if (reaped == pid_) return reaped_with(status);
       if (reaped < 0 && errno != EINTR) return std::nullopt;
       if (remaining_ms() == 0) return std::nullopt;
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -286,6 +278,14 @@ class ChildProcess {
   }
 
  private:
+  // The result, once waitpid() has reaped the child with `status`.
+  ProcessResult reaped_with(int status) {
+    reaped_ = true;
+    result_.status = status;
+    if (WIFSIGNALED(status)) remove_driver_leftovers(pid_);
+    return result_;
+  }
+
   // libmongoc, loaded by every program linking Kagura, creates /dev/shm/mongoc-PID at load and
   // removes it at exit; a process killed by a signal leaves it behind, and a later process
   // given the same pid then prints "Falling back to malloc for counters" on stderr. A test that
