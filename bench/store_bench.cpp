@@ -161,6 +161,9 @@ IngestResult collector_ingest(const fs::path& path, const std::vector<Execution>
   auto store = std::make_shared<kagura::storage::SqliteStore>(path.string());
   kagura::pipeline::AsyncWriterOptions options;
   options.overflow = kagura::pipeline::OverflowPolicy::block;
+  if (const char* b = std::getenv("XB")) {
+    options.max_batch = std::strtoull(b, nullptr, 10);
+  }
   auto writer = std::make_shared<kagura::pipeline::AsyncWriter>(store, options);
   kagura::telemetry::Collector collector(
       writer,
@@ -209,7 +212,9 @@ int main(int argc, char** argv) {
   const std::size_t n = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 1'000'000;
   const int repetitions = argc > 2 ? std::atoi(argv[2]) : 3;
   const fs::path dir = argc > 3 ? argv[3] : "/tmp/kagura_store_bench";
-  const bool collector_only = argc > 4 && std::string(argv[4]) == "collector";
+  const std::string only = argc > 4 ? argv[4] : "";
+  const bool collector_only = only == "collector";
+  const bool templates_only = only == "templates";
   fs::create_directories(dir);
   const auto templates = make_templates();
   const double t0 = kagura::telemetry::unix_now() - kSpanSeconds;
@@ -217,14 +222,18 @@ int main(int argc, char** argv) {
   std::vector<double> plain_rates, kagura_rates, peaks, collector_rates, collector_peaks;
   kagura::pipeline::PipelineStats last_stats;
   for (int r = 0; r < repetitions && !collector_only; ++r) {
-    plain_rates.push_back(plain_insert_loop(dir / "plain.db", templates, n, t0));
+    if (!templates_only) {
+      plain_rates.push_back(plain_insert_loop(dir / "plain.db", templates, n, t0));
+    }
     const auto result = pipeline_ingest(dir / "kagura.db", templates, n, t0);
     kagura_rates.push_back(result.rate);
     peaks.push_back(result.peak_mib);
     last_stats = result.stats;
     std::printf("  repetition %d: plain %.0f/s, kagura %.0f/s, peak %.1f MiB, cpu:%s\n", r + 1,
-                plain_rates.back(), kagura_rates.back(), peaks.back(), result.cpu.c_str());
+                templates_only ? 0.0 : plain_rates.back(), kagura_rates.back(), peaks.back(),
+                result.cpu.c_str());
   }
+  if (templates_only) return 0;
   // After the template runs, so that the recycled executions the collector keeps do not weigh
   // on their memory figures.
   for (int r = 0; r < repetitions; ++r) {

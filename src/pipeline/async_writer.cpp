@@ -23,6 +23,11 @@ std::size_t batch_ready_size(const AsyncWriterOptions& options) noexcept {
   return std::min(options.max_batch, options.queue_capacity);
 }
 
+// Executions per piece when the destination prepares batches in pieces (see
+// BatchDestination::prepares_in_pieces): a few hundred executions' memory stays in the caches
+// between the agents' thread and the encoder.
+constexpr std::size_t kPieceSize = 256;
+
 }  // namespace
 
 std::string_view to_string(OverflowPolicy policy) noexcept {
@@ -46,7 +51,11 @@ OverflowPolicy parse_overflow_policy(std::string_view text) {
 }
 
 AsyncWriter::AsyncWriter(std::shared_ptr<BatchDestination> store, AsyncWriterOptions options)
-    : store_(std::move(store)), options_(options) {
+    : store_(std::move(store)),
+      options_(options),
+      wake_size_(store_ && store_->prepares_in_pieces()
+                     ? std::min(kPieceSize, batch_ready_size(options_))
+                     : batch_ready_size(options_)) {
   if (!store_) throw std::invalid_argument("AsyncWriter needs a store");
   if (options_.queue_capacity == 0 || options_.max_batch == 0) {
     throw std::invalid_argument("AsyncWriter: queue_capacity and max_batch must be at least 1");
@@ -128,7 +137,7 @@ void AsyncWriter::submit(std::shared_ptr<const telemetry::Execution> execution) 
   ++stats_.queued;
   // Waking the writer costs a system call, so the agent's thread only does it when a full
   // batch (or a full queue) is waiting; otherwise the writer's timer picks the queue up.
-  if (encoder_waiting_ && queue_.size() >= batch_ready_size(options_)) {
+  if (encoder_waiting_ && queue_.size() >= wake_size_) {
     encoder_waiting_ = false;
     wake_encoder_.notify_one();
   }
@@ -140,6 +149,18 @@ constexpr std::size_t kMaxReady = 2;
 // A destination's Retry-After is honoured up to this: one asking for a day (a misconfigured
 // proxy, say) would otherwise hold the spool back for that long.
 constexpr std::chrono::milliseconds kLongestRetryAfter{std::chrono::minutes(10)};
+
+std::string how_it_failed(AsyncWriter::Failure failure, int max_retries) {
+  switch (failure) {
+    case AsyncWriter::Failure::after_retries:
+      return " after " + std::to_string(max_retries + 1) + " attempts";
+    case AsyncWriter::Failure::rejected:
+      return ", which it rejected (not retried)";
+    case AsyncWriter::Failure::not_prepared:
+      return ", which could not be prepared for it (not retried)";
+  }
+  return {};
+}
 
 // On Linux, nice applies to the calling thread alone when given its thread id.
 void lower_priority(int niceness) {
@@ -155,6 +176,10 @@ void AsyncWriter::run_encoder() {
   // Named so that top, perf and gdb show which threads are Kagura's.
   pthread_setname_np(pthread_self(), "kagura-encode");
   lower_priority(options_.thread_niceness);
+  const bool in_pieces = store_->prepares_in_pieces();
+  // The batch being prepared in pieces, not yet handed to the writer, and when it must go.
+  std::unique_ptr<PreparedBatch> building;
+  std::chrono::steady_clock::time_point building_due;
   std::unique_lock lock(mutex_);
   for (;;) {
     if (!spent_.empty()) {
@@ -164,51 +189,75 @@ void AsyncWriter::run_encoder() {
       spent.clear();
       lock.lock();
     }
-    if (queue_.size() < batch_ready_size(options_) && !flush_requested_ && !stopping_) {
+    // Whether the wait ended on the timer: what is queued then goes out without waiting more.
+    bool timer_ran_out = false;
+    if (queue_.size() < wake_size_ && !flush_requested_ && !stopping_) {
       encoder_waiting_ = true;
-      wake_encoder_.wait_for(lock, options_.flush_interval, [&] {
-        return stopping_ || flush_requested_ || queue_.size() >= batch_ready_size(options_);
+      const auto until =
+          building ? building_due : std::chrono::steady_clock::now() + options_.flush_interval;
+      timer_ran_out = !wake_encoder_.wait_until(lock, until, [&] {
+        return stopping_ || flush_requested_ || queue_.size() >= wake_size_;
       });
       encoder_waiting_ = false;
     }
-    if (queue_.empty()) {
+    if (!queue_.empty()) {
+      if (!in_pieces) progress_.wait(lock, [&] { return ready_.size() < kMaxReady; });
+      const std::size_t room = options_.max_batch - (building ? building->prepared_count() : 0);
+      const std::size_t take = std::min(queue_.size(), room);
+      std::vector<std::shared_ptr<const telemetry::Execution>> piece;
+      piece.reserve(take);
+      for (std::size_t i = 0; i < take; ++i) {
+        piece.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+      staged_ += take;
+      lock.unlock();
+      std::string error;
+      try {
+        if (building) {
+          store_->prepare_more(*building, std::move(piece));
+        } else {
+          building = store_->prepare(std::move(piece));
+          building_due = std::chrono::steady_clock::now() + options_.flush_interval;
+        }
+      } catch (const std::exception& e) {
+        error = e.what();
+      } catch (...) {
+        error = "unknown error";
+      }
+      lock.lock();
+      if (!error.empty()) {
+        // What was prepared of the batch before cannot be told apart from the failed piece.
+        const std::size_t lost = take + (building ? building->prepared_count() : 0);
+        building.reset();
+        const std::size_t evicted = std::min(evicted_staged_ - evicted_in_ready_locked(), lost);
+        evicted_staged_ -= evicted;
+        staged_ -= lost;
+        count_done_locked(lost - evicted, 0, &error, Failure::not_prepared);
+      }
+    }
+    const bool batch_due = building && (!in_pieces || timer_ran_out ||
+                                        building->prepared_count() >= options_.max_batch ||
+                                        (queue_.empty() && (flush_requested_ || stopping_)) ||
+                                        std::chrono::steady_clock::now() >= building_due);
+    if (batch_due) {
+      progress_.wait(lock, [&] { return ready_.size() < kMaxReady; });
+      ready_.push_back(std::move(building));
+      batch_ready_.notify_one();
+    }
+    if (queue_.empty() && !building) {
       flush_requested_ = false;
       if (stopping_) break;
-      continue;
-    }
-    progress_.wait(lock, [&] { return ready_.size() < kMaxReady; });
-    const std::size_t take = std::min(queue_.size(), options_.max_batch);
-    std::vector<std::shared_ptr<const telemetry::Execution>> batch;
-    batch.reserve(take);
-    for (std::size_t i = 0; i < take; ++i) {
-      batch.push_back(std::move(queue_.front()));
-      queue_.pop_front();
-    }
-    staged_ += take;
-    lock.unlock();
-    std::unique_ptr<PreparedBatch> prepared;
-    std::string error;
-    try {
-      prepared = store_->prepare(std::move(batch));
-    } catch (const std::exception& e) {
-      error = e.what();
-    } catch (...) {
-      error = "unknown error";
-    }
-    lock.lock();
-    if (prepared) {
-      ready_.push_back(std::move(prepared));
-      batch_ready_.notify_one();
-    } else {
-      // A batch that could not be prepared fails whole; drops already counted stay counted.
-      const std::size_t evicted = std::min(evicted_staged_, take);
-      evicted_staged_ -= evicted;
-      staged_ -= take;
-      count_done_locked(take - evicted, 0, &error);
     }
   }
   encoder_done_ = true;
   batch_ready_.notify_one();
+}
+
+std::size_t AsyncWriter::evicted_in_ready_locked() const noexcept {
+  std::size_t staged_in_ready = 0;
+  for (const auto& batch : ready_) staged_in_ready += batch->prepared_count();
+  return std::min(evicted_staged_, staged_in_ready);
 }
 
 void AsyncWriter::run_writer() {
@@ -275,7 +324,7 @@ void AsyncWriter::write_prepared(PreparedBatch& batch) {
       // The same batch would be refused again, from the spool too.
       error = e.what();
       std::lock_guard lock(mutex_);
-      count_done_locked(batch.size(), 0, &error, false);
+      count_done_locked(batch.size(), 0, &error, Failure::rejected);
       return;
     } catch (const RetryLaterError& e) {
       error = e.what();
@@ -368,7 +417,7 @@ void AsyncWriter::deliver_spool() {
 }
 
 void AsyncWriter::count_done_locked(std::size_t count, std::size_t inserted,
-                                    const std::string* error, bool retried) {
+                                    const std::string* error, Failure failure) {
   done_seq_ += count;
   if (error == nullptr) {
     stats_.written += inserted;
@@ -379,9 +428,7 @@ void AsyncWriter::count_done_locked(std::size_t count, std::size_t inserted,
     stats_.last_error = *error;
     telemetry::notify("telemetry store " + store_->backend_name() + " at " + store_->location() +
                       " failed to write " + std::to_string(count) + " executions" +
-                      (retried ? " after " + std::to_string(options_.max_retries + 1) + " attempts"
-                               : std::string(", which it rejected (not retried)")) +
-                      ": " + *error);
+                      how_it_failed(failure, options_.max_retries) + ": " + *error);
   }
   progress_.notify_all();
 }

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -168,6 +169,50 @@ class FailingStore final : public FakeStore {
   void before_save() override { throw std::runtime_error("disk full"); }
 };
 
+// Prepares batches in pieces (BatchDestination::prepares_in_pieces), as the SQLite store does,
+// and keeps the size of each piece; prepare_more() can be made to fail.
+class PieceStore final : public FakeStore {
+ public:
+  bool prepares_in_pieces() const override { return true; }
+  std::unique_ptr<PreparedBatch> prepare(
+      std::vector<std::shared_ptr<const Execution>> batch) override {
+    note_piece(batch.size());
+    return FakeStore::prepare(std::move(batch));
+  }
+  void prepare_more(PreparedBatch& batch,
+                    std::vector<std::shared_ptr<const Execution>> more) override {
+    note_piece(more.size());
+    if (fail_more_) throw std::runtime_error("out of buffer space");
+    FakeStore::prepare_more(batch, std::move(more));
+  }
+
+  void fail_more() { fail_more_ = true; }
+  std::vector<std::size_t> pieces() const {
+    std::lock_guard lock(pieces_mutex_);
+    return pieces_;
+  }
+  // Waits until `n` executions have been prepared; false if that did not happen in time.
+  bool wait_prepared(std::size_t n) {
+    std::unique_lock lock(pieces_mutex_);
+    return prepared_.wait_for(lock, kGenerous, [&] {
+      std::size_t total = 0;
+      for (auto size : pieces_) total += size;
+      return total >= n;
+    });
+  }
+
+ private:
+  void note_piece(std::size_t size) {
+    std::lock_guard lock(pieces_mutex_);
+    pieces_.push_back(size);
+    prepared_.notify_all();
+  }
+  mutable std::mutex pieces_mutex_;
+  std::condition_variable prepared_;
+  std::vector<std::size_t> pieces_;
+  std::atomic<bool> fail_more_{false};
+};
+
 AsyncWriterOptions quiet_options() {
   AsyncWriterOptions options;
   options.flush_interval = kNever;
@@ -229,6 +274,67 @@ TEST(AsyncWriterTest, BatchesRespectMaxBatch) {
   EXPECT_EQ(stats.batches, 5U);
   EXPECT_EQ(stats.written, 11U);
   EXPECT_EQ(stats.pending, 0U);
+}
+
+TEST(AsyncWriterTest, ADestinationPreparingInPiecesGetsOneBatchPerTransaction) {
+  auto store = std::make_shared<PieceStore>();
+  AsyncWriterOptions options = quiet_options();
+  options.max_batch = 1000;
+  AsyncWriter writer(store, options);
+  // 256 queued executions start a piece without waiting for a full batch or the timer.
+  for (int i = 0; i < 256; ++i) writer.submit(make_execution());
+  ASSERT_TRUE(store->wait_prepared(256));
+  EXPECT_TRUE(store->batch_sizes().empty()) << "a part batch waits for more";
+  for (int i = 0; i < 50; ++i) writer.submit(make_execution());
+  ASSERT_TRUE(writer.flush(kGenerous));
+
+  EXPECT_EQ(store->pieces(), (std::vector<std::size_t>{256, 50}));
+  EXPECT_EQ(store->batch_sizes(), (std::vector<std::size_t>{306}));
+  EXPECT_EQ(writer.stats().written, 306U);
+  EXPECT_EQ(writer.stats().batches, 1U);
+}
+
+TEST(AsyncWriterTest, APartBatchPreparedInPiecesIsWrittenAfterTheFlushInterval) {
+  auto store = std::make_shared<PieceStore>();
+  AsyncWriterOptions options = quiet_options();
+  options.flush_interval = 20ms;
+  AsyncWriter writer(store, options);
+  for (int i = 0; i < 10; ++i) writer.submit(make_execution());
+  const auto deadline = std::chrono::steady_clock::now() + kGenerous;
+  while (writer.stats().written < 10U && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(1ms);
+  }
+  EXPECT_EQ(writer.stats().written, 10U) << "no flush() was called: the timer must send it";
+  EXPECT_EQ(store->batch_sizes(), (std::vector<std::size_t>{10}));
+}
+
+TEST(AsyncWriterTest, APieceThatFailsToPrepareFailsItsBatchWithANotice) {
+  NoticeCapture notices;
+  auto store = std::make_shared<PieceStore>();
+  store->fail_more();
+  AsyncWriterOptions options = quiet_options();
+  options.max_batch = 1000;
+  AsyncWriter writer(store, options);
+  for (int i = 0; i < 256; ++i) writer.submit(make_execution());
+  ASSERT_TRUE(store->wait_prepared(256));
+  for (int i = 0; i < 64; ++i) writer.submit(make_execution());
+  ASSERT_TRUE(writer.flush(kGenerous));
+
+  const PipelineStats stats = writer.stats();
+  EXPECT_EQ(stats.failed, 320U) << "the piece prepared before fails with the batch";
+  EXPECT_EQ(stats.written, 0U);
+  EXPECT_EQ(stats.pending, 0U);
+  EXPECT_TRUE(store->batch_sizes().empty());
+  EXPECT_NE(stats.last_error.find("out of buffer space"), std::string::npos) << stats.last_error;
+  ASSERT_EQ(notices.messages().size(), 1U);
+  EXPECT_NE(notices.messages().front().find("320 executions, which could not be prepared"),
+            std::string::npos)
+      << notices.messages().front();
+
+  // The pipeline goes on with the next batch.
+  for (int i = 0; i < 5; ++i) writer.submit(make_execution());
+  ASSERT_TRUE(writer.flush(kGenerous));
+  EXPECT_EQ(writer.stats().written, 5U);
 }
 
 TEST(AsyncWriterTest, ResubmittedIdsAreCountedAsDuplicates) {

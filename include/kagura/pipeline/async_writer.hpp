@@ -3,8 +3,9 @@
 // The asynchronous pipeline between agents and a store: a finished execution is put on a bounded
 // queue by the agent's thread and written in batches, one transaction per batch, by two
 // background threads: one prepares a batch (the store's serialisation, see
-// BatchDestination::prepare) while the other writes the previous one, so the database never
-// waits for the CPU work. The agent's thread never waits on the store.
+// BatchDestination::prepare; in pieces of a few hundred executions as they arrive, where the
+// store can) while the other writes the previous one, so the database never waits for the CPU
+// work. The agent's thread never waits on the store.
 //
 // When queue_capacity executions are waiting (queued, or serialised for the writer), the
 // overflow policy decides, and whatever it decides is counted:
@@ -103,6 +104,9 @@ class AsyncWriter final : public telemetry::ExecutionSink {
   void shutdown(std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
   PipelineStats stats() const;
+
+  // Why executions were counted as failed, for the notice.
+  enum class Failure { after_retries, rejected, not_prepared };
   const AsyncWriterOptions& options() const noexcept { return options_; }
   BatchDestination& destination() noexcept { return *store_; }
 
@@ -115,11 +119,14 @@ class AsyncWriter final : public telemetry::ExecutionSink {
   // Writer thread: delivers the spool; back online when it is empty.
   void deliver_spool();
   void count_done_locked(std::size_t count, std::size_t inserted, const std::string* error,
-                         bool retried = true);
+                         Failure failure = Failure::after_retries);
   void note_drop_locked(std::uint64_t count);
 
   std::shared_ptr<BatchDestination> store_;
   const AsyncWriterOptions options_;
+  // How many queued executions wake the encoder before its timer: a batch, or a piece of one
+  // when the destination prepares batches in pieces.
+  const std::size_t wake_size_;
 
   mutable std::mutex mutex_;
   std::condition_variable wake_encoder_;
@@ -138,6 +145,8 @@ class AsyncWriter final : public telemetry::ExecutionSink {
   // next batches it takes, which hold the oldest staged executions.
   std::size_t evicted_staged_ = 0;
   std::size_t waiting_locked() const noexcept { return queue_.size() + staged_ - evicted_staged_; }
+  // Of evicted_staged_, those that fall in the prepared batches waiting for the writer.
+  std::size_t evicted_in_ready_locked() const noexcept;
   bool encoder_waiting_ = false;
   bool encoder_done_ = false;
   bool flush_requested_ = false;

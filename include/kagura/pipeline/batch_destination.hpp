@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstddef>
+#include <iterator>
 #include <memory>
 #include <span>
 #include <stdexcept>
@@ -39,36 +40,59 @@ class RetryLaterError : public std::runtime_error {
 };
 
 // A batch on its way to a destination, between prepare() and write_prepared(). Destinations
-// derive from it to carry what they prepared (serialised rows, say) next to the executions.
+// derive from it to carry what they prepared (serialised rows, say) next to the executions, or
+// instead of them: a destination may let the executions go once prepared (release_executions)
+// and rebuild them from what it prepared on the rare occasions the pipeline asks for them.
 class PreparedBatch {
  public:
   explicit PreparedBatch(std::vector<std::shared_ptr<const telemetry::Execution>> executions)
-      : executions_(std::move(executions)) {}
+      : executions_(std::move(executions)), count_(executions_.size()) {}
   virtual ~PreparedBatch() = default;
+  PreparedBatch(const PreparedBatch&) = delete;
+  PreparedBatch& operator=(const PreparedBatch&) = delete;
 
   // The executions still to be written: the pipeline may drop some from the front (the oldest)
   // while the batch waits, under the drop_oldest overflow policy.
-  std::size_t size() const noexcept { return executions_.size() - skipped_; }
+  std::size_t size() const noexcept { return count_ - skipped_; }
+  // All executions prepared, skipped ones included.
+  std::size_t prepared_count() const noexcept { return count_; }
   std::size_t skipped() const noexcept { return skipped_; }
-  void skip_front(std::size_t count) noexcept {
-    skipped_ = std::min(executions_.size(), skipped_ + count);
-  }
-  // All executions, including skipped ones, in the order they were prepared.
-  const std::vector<std::shared_ptr<const telemetry::Execution>>& executions() const noexcept {
+  void skip_front(std::size_t count) noexcept { skipped_ = std::min(count_, skipped_ + count); }
+  // All executions, including skipped ones, in the order they were prepared; rebuilt by the
+  // destination if it released them.
+  const std::vector<std::shared_ptr<const telemetry::Execution>>& executions() const {
+    if (executions_.size() != count_) executions_ = rebuild_executions();
     return executions_;
   }
   // The executions to write.
   std::vector<const telemetry::Execution*> pointers() const {
+    const auto& all = executions();
     std::vector<const telemetry::Execution*> result;
     result.reserve(size());
-    for (std::size_t i = skipped_; i < executions_.size(); ++i) {
-      result.push_back(executions_[i].get());
-    }
+    for (std::size_t i = skipped_; i < all.size(); ++i) result.push_back(all[i].get());
     return result;
   }
 
+ protected:
+  // For BatchDestination::prepare_more(): derived batches add what they prepared for `more`.
+  void append_executions(std::vector<std::shared_ptr<const telemetry::Execution>> more) {
+    executions_.insert(executions_.end(), std::make_move_iterator(more.begin()),
+                       std::make_move_iterator(more.end()));
+    count_ += more.size();
+  }
+  // Counts `count` more executions that the derived batch prepared and did not keep; it must
+  // then override rebuild_executions().
+  void count_released(std::size_t count) noexcept { count_ += count; }
+  // All executions of a batch that released them, from what it prepared.
+  virtual std::vector<std::shared_ptr<const telemetry::Execution>> rebuild_executions() const {
+    throw std::logic_error("a prepared batch released its executions and cannot rebuild them");
+  }
+
  private:
-  std::vector<std::shared_ptr<const telemetry::Execution>> executions_;
+  friend class BatchDestination;
+  // Only the thread that holds the batch uses it, so executions() may fill this in.
+  mutable std::vector<std::shared_ptr<const telemetry::Execution>> executions_;
+  std::size_t count_ = 0;
   std::size_t skipped_ = 0;
 };
 
@@ -96,6 +120,18 @@ class BatchDestination {
   }
   virtual std::size_t write_prepared(PreparedBatch& batch) {
     return save_executions(batch.pointers());
+  }
+
+  // A destination whose preparation goes execution by execution may prepare a batch in pieces:
+  // the pipeline then prepares executions a few hundred at a time as they arrive, while their
+  // memory is still in the CPU's caches, and still writes them in one transaction per batch
+  // (see docs/benchmarks.md). prepare_more() adds `more` to a batch that this destination's
+  // prepare() returned, in order; if it throws, the pipeline counts that batch and `more` as
+  // failed.
+  virtual bool prepares_in_pieces() const { return false; }
+  virtual void prepare_more(PreparedBatch& batch,
+                            std::vector<std::shared_ptr<const telemetry::Execution>> more) {
+    batch.append_executions(std::move(more));
   }
 };
 

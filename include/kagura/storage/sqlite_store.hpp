@@ -39,6 +39,9 @@ class SqliteStore final : public StorageAdapter {
   std::unique_ptr<PreparedBatch> prepare(
       std::vector<std::shared_ptr<const telemetry::Execution>> batch) override;
   std::size_t write_prepared(PreparedBatch& batch) override;
+  bool prepares_in_pieces() const override { return true; }
+  void prepare_more(PreparedBatch& batch,
+                    std::vector<std::shared_ptr<const telemetry::Execution>> more) override;
   // synchronous=FULL: each commit syncs the log, where NORMAL (the default) leaves a commit
   // safe from a killed process but not from a power loss.
   void require_durable_commits() override;
