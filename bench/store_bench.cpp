@@ -13,7 +13,7 @@
 //
 //   store_bench [executions=1000000] [repetitions=3] [directory=/tmp/kagura_store_bench] [only]
 //
-// `only` = "collector" runs just the collector-fed ingest (for profiling that path alone).
+// `only` = "collector" or "templates" runs just that ingest, for profiling it alone.
 
 #include <SQLiteCpp/Database.h>
 #include <SQLiteCpp/Statement.h>
@@ -161,9 +161,6 @@ IngestResult collector_ingest(const fs::path& path, const std::vector<Execution>
   auto store = std::make_shared<kagura::storage::SqliteStore>(path.string());
   kagura::pipeline::AsyncWriterOptions options;
   options.overflow = kagura::pipeline::OverflowPolicy::block;
-  if (const char* b = std::getenv("XB")) {
-    options.max_batch = std::strtoull(b, nullptr, 10);
-  }
   auto writer = std::make_shared<kagura::pipeline::AsyncWriter>(store, options);
   kagura::telemetry::Collector collector(
       writer,
@@ -229,9 +226,10 @@ int main(int argc, char** argv) {
     kagura_rates.push_back(result.rate);
     peaks.push_back(result.peak_mib);
     last_stats = result.stats;
-    std::printf("  repetition %d: plain %.0f/s, kagura %.0f/s, peak %.1f MiB, cpu:%s\n", r + 1,
-                templates_only ? 0.0 : plain_rates.back(), kagura_rates.back(), peaks.back(),
-                result.cpu.c_str());
+    const std::string plain =
+        templates_only ? "" : "plain " + std::to_string(std::lround(plain_rates.back())) + "/s, ";
+    std::printf("  repetition %d: %skagura %.0f/s, peak %.1f MiB, cpu:%s\n", r + 1, plain.c_str(),
+                kagura_rates.back(), peaks.back(), result.cpu.c_str());
   }
   if (templates_only) return 0;
   // After the template runs, so that the recycled executions the collector keeps do not weigh
