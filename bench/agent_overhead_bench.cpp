@@ -1,7 +1,7 @@
 // Telemetry's share of a full agent call: template rendering, an HTTP round trip to a local
 // OpenAI-compatible server (in this process, on 127.0.0.1), one tool round (so two LLM calls),
 // with telemetry on (recorded into a file SQLite store through the asynchronous writer) versus
-// off (enable_telemetry = false), alternating in rounds in the same run. Then the same agent
+// off (enable_telemetry = false), alternating call by call in the same run. Then the same agent
 // with an in-process client instead of HTTP, where the agent's own work and telemetry's share
 // of it stand out from the network's noise.
 //
@@ -31,17 +31,30 @@ namespace {
 using kagura::agent::Agent;
 using kagura::agent::AgentOptions;
 
-struct Round {
-  double wall = 0;  // seconds per call
-  double cpu = 0;   // seconds of the calling thread's CPU per call: the network wait left out
+// The agent's call with telemetry on and off, summed over a block of calls.
+struct Block {
+  double on_wall = 0, off_wall = 0;  // seconds per call
+  double on_cpu = 0, off_cpu = 0;    // the calling thread's CPU: the network wait left out
 };
 
-Round run_round(const Agent& agent, int calls) {
-  const double cpu_start = kagura::bench::this_thread_cpu_seconds();
-  const auto start = std::chrono::steady_clock::now();
-  for (int i = 0; i < calls; ++i) agent({{"topic", "topic number " + std::to_string(i)}});
-  return {kagura::bench::seconds_since(start) / calls,
-          (kagura::bench::this_thread_cpu_seconds() - cpu_start) / calls};
+Block run_block(const Agent& on, const Agent& off, int calls) {
+  Block block;
+  for (int i = 0; i < calls; ++i) {
+    const nlohmann::json arguments = {{"topic", "topic number " + std::to_string(i)}};
+    // Call by call, alternating which goes first, so that drift on a shared machine and what a
+    // call leaves behind for the next weigh on both sides alike.
+    for (int k = 0; k < 2; ++k) {
+      const bool with = (k == 0) == (i % 2 == 0);
+      const double cpu_start = kagura::bench::this_thread_cpu_seconds();
+      const auto start = std::chrono::steady_clock::now();
+      (with ? on : off)(arguments);
+      const double wall = kagura::bench::seconds_since(start);
+      const double cpu = kagura::bench::this_thread_cpu_seconds() - cpu_start;
+      (with ? block.on_wall : block.off_wall) += wall / calls;
+      (with ? block.on_cpu : block.off_cpu) += cpu / calls;
+    }
+  }
+  return block;
 }
 
 // The toy server's two answers, without HTTP.
@@ -79,33 +92,41 @@ class InstantClient final : public kagura::llm::LlmClient {
 
 struct Comparison {
   double off_us, on_us, off_cpu_us, on_cpu_us;
+  double overhead_us;      // median over the blocks of (on - off)
+  double pipeline_cpu_us;  // the pipeline threads' CPU per call recorded
 };
+
+double pipeline_cpu_seconds() {
+  double total = 0;
+  for (const auto& [name, seconds] : kagura::bench::thread_cpu_seconds()) {
+    if (name.rfind("kagura-", 0) == 0) total += seconds;
+  }
+  return total;
+}
 
 Comparison compare(const Agent& on, const Agent& off, int repetitions, int calls,
                    kagura::telemetry::Telemetry& telemetry) {
-  run_round(on, calls / 4);  // warm up connections, caches and the store
-  run_round(off, calls / 4);
-  std::vector<double> on_times, off_times, on_cpu, off_cpu;
+  run_block(on, off, calls / 4);  // warm up connections, caches and the store
+  telemetry.flush();
+  const double pipeline_start = pipeline_cpu_seconds();
+  std::vector<double> on_times, off_times, on_cpu, off_cpu, differences;
   for (int r = 0; r < repetitions; ++r) {
-    // Alternating, and in either order, so that drift on a shared machine and whatever the
-    // previous round leaves behind affect both alike.
-    Round without, with;
-    if (r % 2 == 0) {
-      without = run_round(off, calls);
-      with = run_round(on, calls);
-    } else {
-      with = run_round(on, calls);
-      without = run_round(off, calls);
-    }
-    off_times.push_back(without.wall);
-    off_cpu.push_back(without.cpu);
-    on_times.push_back(with.wall);
-    on_cpu.push_back(with.cpu);
-    telemetry.flush();  // untimed: the writer's work is not the agent's
+    const Block block = run_block(on, off, calls);
+    on_times.push_back(block.on_wall);
+    off_times.push_back(block.off_wall);
+    on_cpu.push_back(block.on_cpu);
+    off_cpu.push_back(block.off_cpu);
+    differences.push_back(block.on_wall - block.off_wall);
+    // Untimed: the pipeline's work on the block is reported as its CPU per call recorded,
+    // rather than landing on whichever calls, on or off, it happens to overlap.
+    telemetry.flush();
   }
+  const double pipeline_cpu = pipeline_cpu_seconds() - pipeline_start;
   using kagura::bench::median;
-  return {median(off_times) * 1e6, median(on_times) * 1e6, median(off_cpu) * 1e6,
-          median(on_cpu) * 1e6};
+  return {
+      median(off_times) * 1e6,   median(on_times) * 1e6,
+      median(off_cpu) * 1e6,     median(on_cpu) * 1e6,
+      median(differences) * 1e6, pipeline_cpu / (static_cast<double>(repetitions) * calls) * 1e6};
 }
 
 void report(const std::string& what, const Comparison& c) {
@@ -113,9 +134,11 @@ void report(const std::string& what, const Comparison& c) {
   std::printf("  telemetry off   %9.1f us per call\n", c.off_us);
   std::printf("  telemetry on    %9.1f us per call\n", c.on_us);
   std::printf("  overhead        %9.1f us per call, %.2f%% of the call (target < 1%%)\n",
-              c.on_us - c.off_us, 100.0 * (c.on_us - c.off_us) / c.off_us);
+              c.overhead_us, 100.0 * c.overhead_us / c.off_us);
   std::printf("  calling thread's CPU: off %.1f us, on %.1f us per call: telemetry %.1f us\n",
               c.off_cpu_us, c.on_cpu_us, c.on_cpu_us - c.off_cpu_us);
+  std::printf("  pipeline threads' CPU, in the background: %.1f us per call recorded\n",
+              c.pipeline_cpu_us);
 }
 
 AgentOptions researcher_options() {
@@ -172,12 +195,12 @@ int main(int argc, char** argv) {
   const auto http = kagura::llm::make_client("openai", settings);
   report(
       "full agent call (template, 2 HTTP round trips to 127.0.0.1, 1 tool call), " +
-          std::to_string(repetitions) + " x " + std::to_string(calls) + " calls",
+          std::to_string(repetitions) + " x " + std::to_string(calls) + " calls each way",
       compare(make_agent(!control, http), make_agent(false, http), repetitions, calls, *telemetry));
 
   const auto instant = std::make_shared<InstantClient>();
   report("the same agent call with an in-process client instead of HTTP, " +
-             std::to_string(repetitions) + " x 2000 calls",
+             std::to_string(repetitions) + " x 2000 calls each way",
          compare(make_agent(!control, instant), make_agent(false, instant), repetitions, 2000,
                  *telemetry));
 

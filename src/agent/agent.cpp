@@ -137,7 +137,7 @@ llm::Message Agent::Impl::run_tool(const llm::ToolCallRequest& request,
                                     std::string(error.what()) + "): " + request.arguments);
       }
     }
-    record.kwargs = redact_secrets(arguments);
+    if (scope.active()) record.kwargs = redact_secrets(arguments);
     const auto tool = tools_by_name.find(request.name);
     if (tool == tools_by_name.end()) {
       std::string names;

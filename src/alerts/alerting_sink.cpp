@@ -1,7 +1,5 @@
 #include "kagura/alerts/alerting_sink.hpp"
 
-#include <pthread.h>
-
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -44,7 +42,6 @@ struct AlertingSink::State {
   std::thread thread;
 
   void run() {
-    pthread_setname_np(pthread_self(), "kagura-alerts");
     std::unique_lock lock(mutex);
     for (;;) {
       if (queue.empty()) {
@@ -115,7 +112,8 @@ AlertingSink::AlertingSink(std::shared_ptr<telemetry::ExecutionSink> inner, std:
                            AlertingOptions options)
     : inner_(std::move(inner)),
       state_(std::make_unique<State>(std::move(rules), std::move(options))) {
-  state_->thread = pipeline::start_background_thread([state = state_.get()] { state->run(); });
+  state_->thread =
+      pipeline::start_background_thread("kagura-alerts", [state = state_.get()] { state->run(); });
 }
 
 AlertingSink::~AlertingSink() {

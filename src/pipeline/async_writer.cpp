@@ -1,6 +1,5 @@
 #include "kagura/pipeline/async_writer.hpp"
 
-#include <pthread.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -74,8 +73,8 @@ AsyncWriter::AsyncWriter(std::shared_ptr<BatchDestination> store, AsyncWriterOpt
     }
   }
   delivery_backoff_ = options_.spool_retry_min;
-  encoder_thread_ = start_background_thread([this] { run_encoder(); });
-  writer_thread_ = start_background_thread([this] { run_writer(); });
+  encoder_thread_ = start_background_thread("kagura-encode", [this] { run_encoder(); });
+  writer_thread_ = start_background_thread("kagura-writer", [this] { run_writer(); });
   register_for_exit_flush(this);
 }
 
@@ -173,8 +172,6 @@ void lower_priority(int niceness) {
 }  // namespace
 
 void AsyncWriter::run_encoder() {
-  // Named so that top, perf and gdb show which threads are Kagura's.
-  pthread_setname_np(pthread_self(), "kagura-encode");
   lower_priority(options_.thread_niceness);
   const bool in_pieces = store_->prepares_in_pieces();
   // The batch being prepared in pieces, not yet handed to the writer, and when it must go.
@@ -261,7 +258,6 @@ std::size_t AsyncWriter::evicted_in_ready_locked() const noexcept {
 }
 
 void AsyncWriter::run_writer() {
-  pthread_setname_np(pthread_self(), "kagura-writer");
   lower_priority(options_.thread_niceness);
   std::unique_lock lock(mutex_);
   for (;;) {

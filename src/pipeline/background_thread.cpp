@@ -17,4 +17,8 @@ AsyncSignalsBlocked::~AsyncSignalsBlocked() {
   pthread_sigmask(SIG_SETMASK, &saved_mask_, nullptr);
 }
 
+void name_this_thread(const char* name) noexcept {
+  pthread_setname_np(pthread_self(), name);
+}
+
 }  // namespace kagura::pipeline

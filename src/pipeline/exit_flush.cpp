@@ -87,7 +87,7 @@ void install_signal_flush() {
       installed.push_back(signal_number);
     }
     if (installed.empty()) return;
-    start_background_thread([] {
+    start_background_thread("kagura-sigflush", [] {
       while (sem_wait(&g_signal_semaphore) != 0) {
       }
       const int signal_number = g_pending_signal.load();

@@ -185,7 +185,7 @@ StatusPublisher::StatusPublisher(fs::path directory, ProcessStatus identity,
   if (status_.pid == 0) status_.pid = ::getpid();
   if (status_.started_at == 0.0) status_.started_at = telemetry::unix_now();
   publish(false);
-  thread_ = start_background_thread([this] { run(); });
+  thread_ = start_background_thread("kagura-status", [this] { run(); });
 }
 
 StatusPublisher::~StatusPublisher() {

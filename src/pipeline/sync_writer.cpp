@@ -1,7 +1,5 @@
 #include "kagura/pipeline/sync_writer.hpp"
 
-#include <pthread.h>
-
 #include <algorithm>
 #include <stdexcept>
 
@@ -31,7 +29,8 @@ SyncWriter::SyncWriter(std::shared_ptr<storage::StorageAdapter> store, AsyncWrit
                         ". Executions the store refuses will be counted as failed.");
     }
   }
-  if (spool_) delivery_thread_ = start_background_thread([this] { run_delivery(); });
+  if (spool_)
+    delivery_thread_ = start_background_thread("kagura-deliver", [this] { run_delivery(); });
 }
 
 SyncWriter::~SyncWriter() {
@@ -143,7 +142,6 @@ bool SyncWriter::spool_batch(const std::vector<const telemetry::Execution*>& bat
 }
 
 void SyncWriter::run_delivery() {
-  pthread_setname_np(pthread_self(), "kagura-deliver");
   std::unique_lock lock(mutex_);
   for (;;) {
     wake_delivery_.wait_until(lock, next_delivery_, [&] {

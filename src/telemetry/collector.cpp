@@ -124,7 +124,7 @@ class ActiveExecution : public std::enable_shared_from_this<ActiveExecution> {
     r.status = ExecutionStatus::running;
     r.error.clear();
     r.error_type.clear();
-    r.kwargs = nlohmann::json::object();
+    r.kwargs = nullptr;
     r.events.clear();
     r.metrics = Metrics{};
     r.tags.clear();
@@ -436,7 +436,9 @@ ExecutionScope Collector::track_execution(std::string agent_name, nlohmann::json
     record.trace_id = record.id;
   }
   record.agent_name = std::move(agent_name);
-  if (!kwargs.is_null()) {
+  if (kwargs.is_null()) {
+    record.kwargs = nlohmann::json::object();
+  } else {
     bound_value_sizes(kwargs);
     record.kwargs = std::move(kwargs);
   }

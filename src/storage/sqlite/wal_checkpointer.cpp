@@ -1,7 +1,6 @@
 #include "storage/sqlite/wal_checkpointer.hpp"
 
 #include <SQLiteCpp/Statement.h>
-#include <pthread.h>
 #include <sqlite3.h>
 
 #include <memory>
@@ -56,8 +55,8 @@ int WalCheckpointer::on_commit(void* self, sqlite3* db, const char* schema, int 
     if (!failed) {
       checkpointer.log_pages_ = pages;
       if (!checkpointer.thread_.joinable()) {
-        checkpointer.thread_ =
-            pipeline::start_background_thread([&checkpointer] { checkpointer.run(); });
+        checkpointer.thread_ = pipeline::start_background_thread(
+            "kagura-checkpt", [&checkpointer] { checkpointer.run(); });
       }
     }
   }
@@ -96,7 +95,6 @@ void WalCheckpointer::restart_log(sqlite3* db, const char* schema) {
 }
 
 void WalCheckpointer::run() {
-  pthread_setname_np(pthread_self(), "kagura-checkpt");
   std::unique_ptr<SQLite::Database> db;
   try {
     // SQLITE_OPEN_NOMUTEX: this connection is used by this thread only.
