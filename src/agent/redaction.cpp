@@ -3,7 +3,6 @@
 #include <cctype>
 #include <string>
 #include <string_view>
-#include <vector>
 
 #include "kagura/agent/agent.hpp"
 
@@ -18,34 +17,51 @@ constexpr std::array<std::string_view, 10> kSecretWords = {
 constexpr std::array<std::string_view, 5> kSecretKeyQualifiers = {"api", "access", "private",
                                                                   "secret", "signing"};
 
-// "OPENAI_API_KEY", "apiKey", "api-key" -> {"openai", "api", "key"} / {"api", "key"}.
-std::vector<std::string> words_of(std::string_view key) {
-  std::vector<std::string> words(1);
-  for (std::size_t i = 0; i < key.size(); ++i) {
-    const auto c = static_cast<unsigned char>(key[i]);
-    const bool separator = c == '_' || c == '-' || c == ' ' || c == '.';
-    const bool camel_break =
-        i > 0 && std::isupper(c) && std::islower(static_cast<unsigned char>(key[i - 1]));
-    if ((separator || camel_break) && !words.back().empty()) words.emplace_back();
-    if (!separator) words.back().push_back(static_cast<char>(std::tolower(c)));
+// A word of a key, lowercased, kept on the stack: agents call this for every argument of
+// every call. A word longer than any secret word is only marked as such.
+struct KeyWord {
+  std::array<char, 16> text{};
+  std::size_t size = 0;
+  bool too_long = false;
+
+  bool empty() const noexcept { return size == 0 && !too_long; }
+  std::string_view view() const noexcept {
+    return too_long ? std::string_view{} : std::string_view(text.data(), size);
   }
-  if (words.back().empty()) words.pop_back();
-  return words;
+  void push(char c) noexcept {
+    if (size < text.size()) {
+      text[size++] = c;
+    } else {
+      too_long = true;
+    }
+  }
+};
+
+bool is_secret_word(const KeyWord& word, const KeyWord& before) {
+  const std::string_view w = word.view();
+  if (w.empty()) return false;
+  if (std::find(kSecretWords.begin(), kSecretWords.end(), w) != kSecretWords.end()) return true;
+  if (w == "apikey") return true;
+  return w == "key" && std::find(kSecretKeyQualifiers.begin(), kSecretKeyQualifiers.end(),
+                                 before.view()) != kSecretKeyQualifiers.end();
 }
 
+// Splits "OPENAI_API_KEY", "apiKey", "api-key" into words ({"openai", "api", "key"},
+// {"api", "key"}) and looks for a secret word, or "key" after one of its qualifiers.
 bool is_secret_key(std::string_view key) {
-  const auto words = words_of(key);
-  for (std::size_t i = 0; i < words.size(); ++i) {
-    const auto& word = words[i];
-    if (std::find(kSecretWords.begin(), kSecretWords.end(), word) != kSecretWords.end()) {
-      return true;
+  KeyWord before, word;
+  for (std::size_t i = 0; i <= key.size(); ++i) {
+    const bool end = i == key.size();
+    const auto c = end ? 0 : static_cast<unsigned char>(key[i]);
+    const bool separator = end || c == '_' || c == '-' || c == ' ' || c == '.';
+    const bool camel_break =
+        !end && i > 0 && std::isupper(c) && std::islower(static_cast<unsigned char>(key[i - 1]));
+    if ((separator || camel_break) && !word.empty()) {
+      if (is_secret_word(word, before)) return true;
+      before = word;
+      word = KeyWord{};
     }
-    if (word == "apikey" || word == "passwd") return true;
-    if (word == "key" && i > 0 &&
-        std::find(kSecretKeyQualifiers.begin(), kSecretKeyQualifiers.end(), words[i - 1]) !=
-            kSecretKeyQualifiers.end()) {
-      return true;
-    }
+    if (!separator) word.push(static_cast<char>(std::tolower(c)));
   }
   return false;
 }

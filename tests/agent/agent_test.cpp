@@ -486,5 +486,16 @@ TEST(RedactSecretsTest, RedactsSecretLookingKeysAtAnyDepth) {
   EXPECT_EQ(redacted.at("auth_token"), "[REDACTED]");
 }
 
+TEST(RedactSecretsTest, KeysAreSplitIntoWordsAtSeparatorsAndCamelCase) {
+  for (const char* secret : {"x_private_key", "signingKey", "SESSION", "db.password",
+                             "a-very-long-qualifying-prefix_token", "Client Secret"}) {
+    EXPECT_EQ(agent::redact_secrets({{secret, "s"}}).at(secret), "[REDACTED]") << secret;
+  }
+  for (const char* plain : {"primary_key", "keyboard", "monkey", "api_keys", "tokenizer",
+                            "passwordlessloginsareverynice", "key"}) {
+    EXPECT_EQ(agent::redact_secrets({{plain, "s"}}).at(plain), "s") << plain;
+  }
+}
+
 }  // namespace
 }  // namespace kagura::test
