@@ -134,8 +134,9 @@ void AsyncWriter::submit(std::shared_ptr<const telemetry::Execution> execution) 
   queue_.push_back(std::move(execution));
   ++submitted_seq_;
   ++stats_.queued;
-  // Waking the writer costs a system call, so the agent's thread only does it when a full
-  // batch (or a full queue) is waiting; otherwise the writer's timer picks the queue up.
+  // Waking the encoder costs a system call, so the agent's thread only does it when a piece
+  // or a full batch (or a full queue) is waiting; otherwise the encoder's timer picks the
+  // queue up.
   if (encoder_waiting_ && queue_.size() >= wake_size_) {
     encoder_waiting_ = false;
     wake_encoder_.notify_one();
@@ -193,7 +194,8 @@ void AsyncWriter::run_encoder() {
       const auto until =
           building ? building_due : std::chrono::steady_clock::now() + options_.flush_interval;
       timer_ran_out = !wake_encoder_.wait_until(lock, until, [&] {
-        return stopping_ || flush_requested_ || queue_.size() >= wake_size_;
+        return stopping_ || flush_requested_ || queue_.size() >= wake_size_ ||
+               ((!queue_.empty() || building) && waiting_locked() >= options_.queue_capacity);
       });
       encoder_waiting_ = false;
     }
@@ -233,8 +235,11 @@ void AsyncWriter::run_encoder() {
         count_done_locked(lost - evicted, 0, &error, Failure::not_prepared);
       }
     }
+    // A full queue makes the batch go too: with a queue smaller than a batch, submitters
+    // waiting for room would otherwise wait for the timer.
     const bool batch_due = building && (!in_pieces || timer_ran_out ||
-                                        building->prepared_count() >= options_.max_batch ||
+                                        building->prepared_count() >= batch_ready_size(options_) ||
+                                        waiting_locked() >= options_.queue_capacity ||
                                         (queue_.empty() && (flush_requested_ || stopping_)) ||
                                         std::chrono::steady_clock::now() >= building_due);
     if (batch_due) {

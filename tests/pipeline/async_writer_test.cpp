@@ -58,6 +58,9 @@ class FakeStore : public storage::StorageAdapter {
  public:
   std::string backend_name() const override { return "fakebackend"; }
   std::string location() const override { return "test://fake-location"; }
+  // Makes the pipeline prepare batches for this store in pieces (default preparation).
+  void prepare_in_pieces() { in_pieces_ = true; }
+  bool prepares_in_pieces() const override { return in_pieces_; }
 
   std::size_t save_executions(std::span<const Execution* const> batch) override {
     {
@@ -108,6 +111,7 @@ class FakeStore : public storage::StorageAdapter {
 
  private:
   mutable std::mutex mutex_;
+  std::atomic<bool> in_pieces_{false};
   int attempts_ = 0;
   std::set<std::string> ids_;
   std::vector<std::string> order_;
@@ -173,7 +177,7 @@ class FailingStore final : public FakeStore {
 // and keeps the size of each piece; prepare_more() can be made to fail.
 class PieceStore final : public FakeStore {
  public:
-  bool prepares_in_pieces() const override { return true; }
+  PieceStore() { prepare_in_pieces(); }
   std::unique_ptr<PreparedBatch> prepare(
       std::vector<std::shared_ptr<const Execution>> batch) override {
     note_piece(batch.size());
@@ -382,9 +386,11 @@ std::vector<std::string> overfill(AsyncWriter& writer, GateStore& store) {
 // (`policy_name`). `queued` is what the stats count as queued while the store is blocked;
 // `kept` are the indices of the submitted executions that get written, in order.
 void expect_drops_two_of_five(OverflowPolicy policy, std::string_view policy_name,
-                              std::uint64_t queued, const std::vector<std::size_t>& kept) {
+                              std::uint64_t queued, const std::vector<std::size_t>& kept,
+                              bool in_pieces = false) {
   NoticeCapture notices;
   auto store = std::make_shared<GateStore>();
+  if (in_pieces) store->prepare_in_pieces();
   AsyncWriterOptions options = quiet_options();
   options.queue_capacity = 2;
   options.overflow = policy;
@@ -418,6 +424,11 @@ TEST(AsyncWriterTest, DropNewestKeepsTheOldestAndWarnsOnce) {
 TEST(AsyncWriterTest, DropOldestKeepsTheNewestAndWarnsOnce) {
   // The evicted executions were queued before they were dropped.
   expect_drops_two_of_five(OverflowPolicy::drop_oldest, "drop_oldest", 5, {0, 3, 4});
+}
+
+TEST(AsyncWriterTest, DropsCountTheSameWhenBatchesArePreparedInPieces) {
+  expect_drops_two_of_five(OverflowPolicy::drop_newest, "drop_newest", 3, {0, 1, 2}, true);
+  expect_drops_two_of_five(OverflowPolicy::drop_oldest, "drop_oldest", 5, {0, 3, 4}, true);
 }
 
 TEST(AsyncWriterTest, BlockPolicyMakesSubmitWaitForRoom) {
@@ -462,10 +473,9 @@ TEST(AsyncWriterTest, BlockPolicyMakesSubmitWaitForRoom) {
   EXPECT_TRUE(notices.messages().empty()) << "blocking loses nothing, so there is nothing to say";
 }
 
-TEST(AsyncWriterTest, BlockPolicyWakesTheWriterWhenTheQueueIsFull) {
-  // A queue smaller than a batch: a full queue must be written without waiting for the timer
-  // (one hour here), or a blocked agent would wait that long.
-  auto store = std::make_shared<FakeStore>();
+// A queue smaller than a batch: a full queue must be written without waiting for the timer
+// (one hour here), or a blocked agent would wait that long.
+void expect_a_full_queue_is_written_at_once(const std::shared_ptr<FakeStore>& store) {
   AsyncWriterOptions options = quiet_options();
   options.queue_capacity = 2;
   options.max_batch = 1024;
@@ -481,6 +491,14 @@ TEST(AsyncWriterTest, BlockPolicyWakesTheWriterWhenTheQueueIsFull) {
   ASSERT_TRUE(writer.flush(kGenerous));
   EXPECT_EQ(store->count_executions({}), 20);
   EXPECT_EQ(writer.stats().dropped, 0U);
+}
+
+TEST(AsyncWriterTest, BlockPolicyWakesTheWriterWhenTheQueueIsFull) {
+  expect_a_full_queue_is_written_at_once(std::make_shared<FakeStore>());
+}
+
+TEST(AsyncWriterTest, BlockPolicyWakesTheWriterWhenTheQueueIsFullOfPieces) {
+  expect_a_full_queue_is_written_at_once(std::make_shared<PieceStore>());
 }
 
 TEST(AsyncWriterTest, BlockPolicyLosesNothingUnderConcurrentLoad) {

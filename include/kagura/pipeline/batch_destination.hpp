@@ -41,7 +41,7 @@ class RetryLaterError : public std::runtime_error {
 
 // A batch on its way to a destination, between prepare() and write_prepared(). Destinations
 // derive from it to carry what they prepared (serialised rows, say) next to the executions, or
-// instead of them: a destination may let the executions go once prepared (release_executions)
+// instead of them: a destination may let the executions go once prepared (count_released)
 // and rebuild them from what it prepared on the rare occasions the pipeline asks for them.
 class PreparedBatch {
  public:
