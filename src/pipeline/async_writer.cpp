@@ -195,7 +195,7 @@ void AsyncWriter::run_encoder() {
           building ? building_due : std::chrono::steady_clock::now() + options_.flush_interval;
       timer_ran_out = !wake_encoder_.wait_until(lock, until, [&] {
         return stopping_ || flush_requested_ || queue_.size() >= wake_size_ ||
-               ((!queue_.empty() || building) && waiting_locked() >= options_.queue_capacity);
+               (!queue_.empty() && waiting_locked() >= options_.queue_capacity);
       });
       encoder_waiting_ = false;
     }
@@ -235,11 +235,11 @@ void AsyncWriter::run_encoder() {
         count_done_locked(lost - evicted, 0, &error, Failure::not_prepared);
       }
     }
-    // A full queue makes the batch go too: with a queue smaller than a batch, submitters
-    // waiting for room would otherwise wait for the timer.
+    // A full queue wakes the encoder above, and a batch goes when it holds a queue's worth:
+    // with a queue smaller than a batch, submitters waiting for room would otherwise wait for
+    // the timer.
     const bool batch_due = building && (!in_pieces || timer_ran_out ||
                                         building->prepared_count() >= batch_ready_size(options_) ||
-                                        waiting_locked() >= options_.queue_capacity ||
                                         (queue_.empty() && (flush_requested_ || stopping_)) ||
                                         std::chrono::steady_clock::now() >= building_due);
     if (batch_due) {

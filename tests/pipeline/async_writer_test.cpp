@@ -475,21 +475,22 @@ TEST(AsyncWriterTest, BlockPolicyMakesSubmitWaitForRoom) {
 
 // A queue smaller than a batch: a full queue must be written without waiting for the timer
 // (one hour here), or a blocked agent would wait that long.
-void expect_a_full_queue_is_written_at_once(const std::shared_ptr<FakeStore>& store) {
+void expect_a_full_queue_is_written_at_once(const std::shared_ptr<FakeStore>& store,
+                                            std::size_t capacity = 2, int executions = 20) {
   AsyncWriterOptions options = quiet_options();
-  options.queue_capacity = 2;
+  options.queue_capacity = capacity;
   options.max_batch = 1024;
   options.overflow = OverflowPolicy::block;
   AsyncWriter writer(store, options);
 
   auto done = std::async(std::launch::async, [&] {
-    for (int i = 0; i < 20; ++i) writer.submit(make_execution());
+    for (int i = 0; i < executions; ++i) writer.submit(make_execution());
   });
   const auto status = done.wait_for(kGenerous);
   EXPECT_EQ(status, std::future_status::ready) << "submit stayed blocked on a full queue";
   while (done.wait_for(10ms) != std::future_status::ready) writer.flush(0ms);  // unblock it
   ASSERT_TRUE(writer.flush(kGenerous));
-  EXPECT_EQ(store->count_executions({}), 20);
+  EXPECT_EQ(store->count_executions({}), executions);
   EXPECT_EQ(writer.stats().dropped, 0U);
 }
 
@@ -499,6 +500,8 @@ TEST(AsyncWriterTest, BlockPolicyWakesTheWriterWhenTheQueueIsFull) {
 
 TEST(AsyncWriterTest, BlockPolicyWakesTheWriterWhenTheQueueIsFullOfPieces) {
   expect_a_full_queue_is_written_at_once(std::make_shared<PieceStore>());
+  // A queue larger than a piece and smaller than a batch: the last piece is not a full one.
+  expect_a_full_queue_is_written_at_once(std::make_shared<PieceStore>(), 300, 1000);
 }
 
 TEST(AsyncWriterTest, BlockPolicyLosesNothingUnderConcurrentLoad) {
