@@ -126,9 +126,9 @@ llm::Message Agent::Impl::run_tool(const llm::ToolCallRequest& request,
                                    telemetry::ExecutionScope& scope) const {
   const auto start = Clock::now();
   telemetry::ToolCallInfo record{.tool_name = request.name};
+  nlohmann::json arguments = nlohmann::json::object();
   std::string result;
   try {
-    nlohmann::json arguments = nlohmann::json::object();
     if (!request.arguments.empty()) {
       try {
         arguments = nlohmann::json::parse(request.arguments);
@@ -137,7 +137,6 @@ llm::Message Agent::Impl::run_tool(const llm::ToolCallRequest& request,
                                     std::string(error.what()) + "): " + request.arguments);
       }
     }
-    if (scope.active()) record.kwargs = redact_secrets(arguments);
     const auto tool = tools_by_name.find(request.name);
     if (tool == tools_by_name.end()) {
       std::string names;
@@ -153,7 +152,8 @@ llm::Message Agent::Impl::run_tool(const llm::ToolCallRequest& request,
     result = "error: " + record.error;
   }
   record.duration = seconds_since(start);
-  scope.record_tool_call(std::move(record));
+  // The tool saw the arguments as the model sent them; the record keeps them redacted.
+  scope.record_tool_call(std::move(record), arguments, &redact_secrets_into);
   return llm::Message::tool_result(request.id, request.name, std::move(result));
 }
 
@@ -249,7 +249,8 @@ std::string Agent::operator()(const nlohmann::json& arguments) const {
     return impl_->call(arguments, inactive);
   }
   const auto telemetry = options.telemetry ? options.telemetry : telemetry::get_global_telemetry();
-  auto scope = telemetry->collector().track_execution(options.name, redact_secrets(arguments));
+  auto scope =
+      telemetry->collector().track_execution(options.name, arguments, &redact_secrets_into);
   try {
     return impl_->call(arguments, scope);
   } catch (const std::exception& error) {

@@ -1,10 +1,10 @@
 #include <algorithm>
 #include <array>
-#include <cctype>
 #include <string>
 #include <string_view>
 
 #include "kagura/agent/agent.hpp"
+#include "kagura/telemetry/json_reuse.hpp"
 
 namespace kagura::agent {
 namespace {
@@ -37,6 +37,18 @@ struct KeyWord {
   }
 };
 
+// ASCII only, and inline: the <cctype> functions consult the locale through a call per
+// character, a measurable part of every agent call's redaction.
+constexpr bool is_ascii_upper(unsigned char c) noexcept {
+  return c >= 'A' && c <= 'Z';
+}
+constexpr bool is_ascii_lower(unsigned char c) noexcept {
+  return c >= 'a' && c <= 'z';
+}
+constexpr char ascii_lower(unsigned char c) noexcept {
+  return static_cast<char>(is_ascii_upper(c) ? c - 'A' + 'a' : c);
+}
+
 bool is_secret_word(const KeyWord& word, const KeyWord& before) {
   const std::string_view w = word.view();
   if (w.empty()) return false;
@@ -54,32 +66,46 @@ bool is_secret_key(std::string_view key) {
     const bool end = i == key.size();
     const auto c = end ? 0 : static_cast<unsigned char>(key[i]);
     const bool separator = end || c == '_' || c == '-' || c == ' ' || c == '.';
-    const bool camel_break =
-        !end && i > 0 && std::isupper(c) && std::islower(static_cast<unsigned char>(key[i - 1]));
+    const bool camel_break = !end && i > 0 && is_ascii_upper(c) &&
+                             is_ascii_lower(static_cast<unsigned char>(key[i - 1]));
     if ((separator || camel_break) && !word.empty()) {
       if (is_secret_word(word, before)) return true;
       before = word;
       word = KeyWord{};
     }
-    if (!separator) word.push(static_cast<char>(std::tolower(c)));
+    if (!separator) word.push(ascii_lower(c));
   }
   return false;
 }
 
+const nlohmann::json kRedacted = "[REDACTED]";
+
 }  // namespace
 
+void redact_secrets_into(nlohmann::json& recorded, const nlohmann::json& arguments) {
+  if (arguments.is_object()) {
+    telemetry::assign_members_reusing(
+        recorded, arguments,
+        [](nlohmann::json& to, const std::string& key, const nlohmann::json& from) {
+          if (is_secret_key(key)) {
+            telemetry::copy_json_reusing(to, kRedacted);
+          } else {
+            redact_secrets_into(to, from);
+          }
+        });
+  } else if (arguments.is_array()) {
+    telemetry::assign_elements_reusing(
+        recorded, arguments,
+        [](nlohmann::json& to, const nlohmann::json& from) { redact_secrets_into(to, from); });
+  } else {
+    telemetry::copy_json_reusing(recorded, arguments);
+  }
+}
+
 nlohmann::json redact_secrets(const nlohmann::json& arguments) {
-  if (arguments.is_array()) {
-    nlohmann::json out = nlohmann::json::array();
-    for (const auto& item : arguments) out.push_back(redact_secrets(item));
-    return out;
-  }
-  if (!arguments.is_object()) return arguments;
-  nlohmann::json out = nlohmann::json::object();
-  for (const auto& [key, value] : arguments.items()) {
-    out[key] = is_secret_key(key) ? nlohmann::json("[REDACTED]") : redact_secrets(value);
-  }
-  return out;
+  nlohmann::json redacted;
+  redact_secrets_into(redacted, arguments);
+  return redacted;
 }
 
 }  // namespace kagura::agent

@@ -406,8 +406,13 @@ NanoUsd ModelPrice::cost_of(const TokenUsage& usage) const noexcept {
   // to a plausible-looking number; a telemetry library must not throw into its host here.
   constexpr Wide kMaxNanos = std::numeric_limits<NanoUsd>::max();
   overflow |= __builtin_add_overflow(picos, Wide{500}, &picos);  // half-up, as picos >= 0
-  const Wide nanos = overflow ? kMaxNanos : std::min(picos / 1000, kMaxNanos);
-  return static_cast<NanoUsd>(nanos);
+  if (overflow) return static_cast<NanoUsd>(kMaxNanos);
+  // A 64-bit division when the sum fits, as it nearly always does: the 128-bit one is a call
+  // into libgcc that showed in the profile of every LLM call.
+  if (picos <= Wide{std::numeric_limits<std::int64_t>::max()}) {
+    return static_cast<std::int64_t>(picos) / 1000;
+  }
+  return static_cast<NanoUsd>(std::min(picos / 1000, kMaxNanos));
 }
 
 CostResult PriceTable::cost(std::string_view model, const TokenUsage& usage) const {

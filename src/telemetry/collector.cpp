@@ -11,6 +11,7 @@
 
 #include "kagura/pricing/price_table.hpp"
 #include "kagura/telemetry/ids.hpp"
+#include "kagura/telemetry/json_reuse.hpp"
 #include "kagura/telemetry/notice.hpp"
 #include "telemetry/global_switch.hpp"
 
@@ -35,10 +36,10 @@ struct CollectorCore {
   std::mutex unpriced_mutex;
   std::set<std::string, std::less<>> unpriced_models;  // reported once each
 
-  LlmCall price_call(const LlmCallInfo& info) {
-    LlmCall call;
-    call.model = info.model;
-    call.provider = info.provider;
+  // Writes every field of `call`, which may hold an earlier call's values.
+  void price_into(LlmCall& call, const LlmCallInfo& info) {
+    call.model.assign(info.model);
+    call.provider.assign(info.provider);
     call.prompt_tokens = info.prompt_tokens;
     call.completion_tokens = info.completion_tokens;
     call.cached_tokens = info.cached_tokens;
@@ -46,12 +47,13 @@ struct CollectorCore {
     call.reasoning_tokens = info.reasoning_tokens;
     call.duration = info.duration;
     call.time_to_first_token = info.time_to_first_token;
-    call.finish_reason = info.finish_reason;
+    call.finish_reason.assign(info.finish_reason);
     call.retries = info.retries;
+    call.cost_nanos = 0;
     if (info.cost_usd) {
       call.cost_nanos = std::llround(*info.cost_usd * 1e9);
       call.priced = true;
-      return call;
+      return;
     }
     const pricing::ModelPrice* price = find_price(info.model);
     call.priced = price != nullptr;
@@ -60,9 +62,9 @@ struct CollectorCore {
                                         .completion_tokens = info.completion_tokens,
                                         .cached_tokens = info.cached_tokens,
                                         .cache_write_tokens = info.cache_write_tokens});
+    } else {
+      report_unpriced(info.model);
     }
-    if (price == nullptr) report_unpriced(info.model);
-    return call;
   }
 
   // Name matching in the price table normalises the name and tries several spellings; an agent
@@ -102,14 +104,16 @@ struct CollectorShared {
 // handed its context. The record lives inside this object, so starting an execution costs one
 // allocation, and the sink receives an aliasing pointer to it instead of a copy. The mutex is
 // uncontended unless the user records from several threads.
-class ActiveExecution : public std::enable_shared_from_this<ActiveExecution> {
+class ActiveExecution {
  public:
   ActiveExecution() { record_.events.reserve(4); }
 
-  // Readies a new or recycled object for a new execution. What a recycled one still holds of
-  // its previous execution is freed here, on the recording thread that allocates the next one
-  // (measured: freeing it on the pipeline's thread instead costs both threads more), and
-  // clearing keeps the capacity of its strings and event list.
+  // Readies a new or recycled object for a new execution, on the recording thread (measured:
+  // readying it on the pipeline's thread instead costs both threads more). A recycled record's
+  // strings keep their capacity, and its events and argument trees stay in place to be written
+  // over (append_event, ArgumentsFilter): an agent records the same kinds of events call after
+  // call, so reading cold memory to destroy the previous ones and allocating new ones would be
+  // work for nothing. Events left over are erased when the execution finishes.
   void start(std::shared_ptr<CollectorCore> core, std::shared_ptr<ExecutionSink> sink) {
     core_ = std::move(core);
     sink_ = std::move(sink);
@@ -124,8 +128,11 @@ class ActiveExecution : public std::enable_shared_from_this<ActiveExecution> {
     r.status = ExecutionStatus::running;
     r.error.clear();
     r.error_type.clear();
-    r.kwargs = nullptr;
-    r.events.clear();
+    if (r.events.size() > kMaxKeptEvents) {
+      r.events = std::vector<Event>();
+      r.events.reserve(4);
+    }
+    event_count_ = 0;
     r.metrics = Metrics{};
     r.tags.clear();
   }
@@ -151,10 +158,32 @@ class ActiveExecution : public std::enable_shared_from_this<ActiveExecution> {
       record_.duration = elapsed;
       record_.ended_at = record_.started_at + elapsed;
       if (record_.status == ExecutionStatus::running) record_.status = ExecutionStatus::completed;
+      record_.events.erase(record_.events.begin() + static_cast<std::ptrdiff_t>(event_count_),
+                           record_.events.end());
       sink = std::move(sink_);
     }
     // From here on nothing writes the record (update() refuses), so readers need no lock.
     sink->submit(std::shared_ptr<const Execution>(shared_from_this(), &record_));
+  }
+
+  // What std::enable_shared_from_this gives, set by the recycler: that one checks, on every
+  // new owner, the count of the previous owner's control block, a cache miss on memory the
+  // pipeline's thread let go of, on the agent's thread; this one is let go by the recycler.
+  std::shared_ptr<ActiveExecution> shared_from_this() const noexcept { return self_.lock(); }
+  void set_owner(const std::shared_ptr<ActiveExecution>& owner) noexcept { self_ = owner; }
+  void forget_owner() noexcept { self_.reset(); }
+
+  // The next event of the record, of kind Payload, for the caller to write every field of:
+  // the previous execution's event at that place when it is of the same kind, with its
+  // strings and JSON to be written over. Called under the lock, from update().
+  template <typename Payload>
+  Payload& append_event(double timestamp) {
+    auto& events = record_.events;
+    Event& event = event_count_ < events.size() ? events[event_count_] : events.emplace_back();
+    ++event_count_;
+    event.timestamp = timestamp;
+    if (auto* reused = std::get_if<Payload>(&event.payload)) return *reused;
+    return event.payload.template emplace<Payload>();
   }
 
   CollectorCore& core() noexcept { return *core_; }
@@ -168,8 +197,13 @@ class ActiveExecution : public std::enable_shared_from_this<ActiveExecution> {
   std::shared_ptr<ExecutionSink> sink_;  // until finish()
   std::mutex mutex_;
   bool finished_ = false;
+  std::weak_ptr<ActiveExecution> self_;
   Execution record_;
+  std::size_t event_count_ = 0;  // of record_.events, this execution's; the rest are reused
   std::chrono::steady_clock::time_point started_;
+
+  // An execution with more events than this does not leave them to the next one.
+  static constexpr std::size_t kMaxKeptEvents = 64;
 };
 
 // Finished executions come back here when the pipeline lets go of them, and the next
@@ -192,14 +226,18 @@ class ExecutionRecycler {
       }
     }
     if (active == nullptr) active = new ActiveExecution;
-    return std::shared_ptr<ActiveExecution>(active,
-                                            [](ActiveExecution* done) { instance().give(done); });
+    std::shared_ptr<ActiveExecution> owner(active,
+                                           [](ActiveExecution* done) { instance().give(done); });
+    active->set_owner(owner);
+    return owner;
   }
 
  private:
   static constexpr std::size_t kMaxKept = 4096;
 
   void give(ActiveExecution* active) noexcept {
+    // On the thread that let go of the execution, where the control block is in the cache.
+    active->forget_owner();
     {
       std::lock_guard lock(mutex_);
       if (free_.size() < kMaxKept) {
@@ -255,11 +293,11 @@ bool is_builtin_event(std::string_view type) {
 }
 
 void record_llm(detail::ActiveExecution& active, const LlmCallInfo& info) {
-  LlmCall call = active.core().price_call(info);
   const double now = unix_now();
   active.update([&](Execution& e) {
+    LlmCall& call = active.append_event<LlmCall>(now);
+    active.core().price_into(call, info);
     e.metrics.add(call);
-    e.events.push_back(Event{now, std::move(call)});
   });
 }
 
@@ -268,8 +306,28 @@ void record_tool(detail::ActiveExecution& active, ToolCallInfo info) {
   const double now = unix_now();
   active.update([&](Execution& e) {
     ++e.metrics.tool_calls;
-    e.events.push_back(Event{now, ToolCall{std::move(info.tool_name), std::move(info.kwargs),
-                                           info.duration, info.success, std::move(info.error)}});
+    ToolCall& call = active.append_event<ToolCall>(now);
+    call.tool_name.assign(info.tool_name);
+    call.kwargs = std::move(info.kwargs);
+    call.duration = info.duration;
+    call.success = info.success;
+    call.error.assign(info.error);
+  });
+}
+
+void record_tool_reusing(detail::ActiveExecution& active, ToolCallInfo info,
+                         const nlohmann::json& arguments, ArgumentsFilter filter) {
+  const double now = unix_now();
+  active.update([&](Execution& e) {
+    ++e.metrics.tool_calls;
+    ToolCall& call = active.append_event<ToolCall>(now);
+    call.tool_name.assign(info.tool_name);
+    (filter != nullptr ? filter : &copy_json_reusing)(call.kwargs, arguments);
+    if (call.kwargs.is_null()) call.kwargs = nlohmann::json::object();
+    bound_value_sizes(call.kwargs);
+    call.duration = info.duration;
+    call.success = info.success;
+    call.error.assign(info.error);
   });
 }
 
@@ -278,9 +336,12 @@ void record_memory(detail::ActiveExecution& active, MemoryOperationInfo info) {
   const double now = unix_now();
   active.update([&](Execution& e) {
     ++e.metrics.memory_operations;
-    e.events.push_back(
-        Event{now, MemoryOperation{std::move(info.operation), std::move(info.memory_type),
-                                   info.duration, info.items, std::move(info.details)}});
+    MemoryOperation& operation = active.append_event<MemoryOperation>(now);
+    operation.operation.assign(info.operation);
+    operation.memory_type.assign(info.memory_type);
+    operation.duration = info.duration;
+    operation.items = info.items;
+    operation.details = std::move(info.details);
   });
 }
 
@@ -293,8 +354,10 @@ void record_custom(detail::ActiveExecution& active, std::string type, nlohmann::
   }
   bound_value_sizes(data);
   const double now = unix_now();
-  active.update([&](Execution& e) {
-    e.events.push_back(Event{now, CustomEvent{std::move(type), std::move(data)}});
+  active.update([&](Execution&) {
+    CustomEvent& event = active.append_event<CustomEvent>(now);
+    event.type.assign(type);
+    event.data = std::move(data);
   });
 }
 
@@ -309,6 +372,24 @@ void record_metric_into(detail::ActiveExecution& active, std::string name, nlohm
 
 void add_tag_into(detail::ActiveExecution& active, std::string key, std::string value) {
   active.update([&](Execution& e) { e.tags[std::move(key)] = std::move(value); });
+}
+
+// A recycled record readied for a new execution on this thread, its arguments still to set.
+std::shared_ptr<detail::ActiveExecution> start_execution(detail::CollectorShared& shared,
+                                                         std::string agent_name) {
+  auto active = detail::ExecutionRecycler::instance().take();
+  active->start(shared.core, shared.sink);
+  Execution& record = active->record_before_start();
+  new_execution_id(record.id);
+  record.started_at = unix_now();
+  if (t_current != nullptr) {
+    record.parent_id = t_current->id();
+    record.trace_id = t_current->trace_id();
+  } else {
+    record.trace_id = record.id;
+  }
+  record.agent_name = std::move(agent_name);
+  return active;
 }
 
 }  // namespace
@@ -367,6 +448,10 @@ void ExecutionScope::record_llm_call(const LlmCallInfo& call) {
 void ExecutionScope::record_tool_call(ToolCallInfo call) {
   if (active_) record_tool(*active_, std::move(call));
 }
+void ExecutionScope::record_tool_call(ToolCallInfo call, const nlohmann::json& arguments,
+                                      ArgumentsFilter filter) {
+  if (active_) record_tool_reusing(*active_, std::move(call), arguments, filter);
+}
 void ExecutionScope::record_memory_operation(MemoryOperationInfo operation) {
   if (active_) record_memory(*active_, std::move(operation));
 }
@@ -424,24 +509,25 @@ std::uint64_t Collector::late_events() const noexcept {
 
 ExecutionScope Collector::track_execution(std::string agent_name, nlohmann::json kwargs) {
   if (!enabled() || !detail::g_telemetry_enabled.load(std::memory_order_relaxed)) return {};
-  auto active = detail::ExecutionRecycler::instance().take();
-  active->start(shared_->core, shared_->sink);
+  auto active = start_execution(*shared_, std::move(agent_name));
   Execution& record = active->record_before_start();
-  new_execution_id(record.id);
-  record.started_at = unix_now();
-  if (t_current != nullptr) {
-    record.parent_id = t_current->id();
-    record.trace_id = t_current->trace_id();
-  } else {
-    record.trace_id = record.id;
-  }
-  record.agent_name = std::move(agent_name);
   if (kwargs.is_null()) {
     record.kwargs = nlohmann::json::object();
   } else {
     bound_value_sizes(kwargs);
     record.kwargs = std::move(kwargs);
   }
+  return ExecutionScope(std::move(active));
+}
+
+ExecutionScope Collector::track_execution(std::string agent_name, const nlohmann::json& kwargs,
+                                          ArgumentsFilter filter) {
+  if (!enabled() || !detail::g_telemetry_enabled.load(std::memory_order_relaxed)) return {};
+  auto active = start_execution(*shared_, std::move(agent_name));
+  Execution& record = active->record_before_start();
+  (filter != nullptr ? filter : &copy_json_reusing)(record.kwargs, kwargs);
+  if (record.kwargs.is_null()) record.kwargs = nlohmann::json::object();
+  bound_value_sizes(record.kwargs);
   return ExecutionScope(std::move(active));
 }
 

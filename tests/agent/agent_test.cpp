@@ -8,6 +8,7 @@
 #include <atomic>
 #include <set>
 #include <thread>
+#include <vector>
 
 #include "agent/agent_fixture.hpp"
 #include "support/test_support.hpp"
@@ -494,6 +495,26 @@ TEST(RedactSecretsTest, KeysAreSplitIntoWordsAtSeparatorsAndCamelCase) {
   for (const char* plain : {"primary_key", "keyboard", "monkey", "api_keys", "tokenizer",
                             "passwordlessloginsareverynice", "key"}) {
     EXPECT_EQ(agent::redact_secrets({{plain, "s"}}).at(plain), "s") << plain;
+  }
+}
+
+TEST(RedactSecretsTest, IntoAnEarlierValueGivesWhatACopyGives) {
+  const std::vector<nlohmann::json> values = {
+      nullptr,
+      "text",
+      {{"query", "x"}, {"api_key", "sk-1"}},
+      {{"api_key", {{"nested", "object"}}}, {"query", "y"}, {"zeta", 1}},
+      {{"db", {{"password", "p"}, {"host", "h"}}}, {"list", {{{"token", "t"}}, 3}}},
+      {{{"secret", "s"}}, {{"plain", "p"}}},
+      nlohmann::json::object(),
+      nlohmann::json::array()};
+  for (const auto& earlier : values) {
+    for (const auto& arguments : values) {
+      nlohmann::json recorded = agent::redact_secrets(earlier);
+      agent::redact_secrets_into(recorded, arguments);
+      EXPECT_EQ(recorded, agent::redact_secrets(arguments))
+          << "earlier " << earlier.dump() << ", arguments " << arguments.dump();
+    }
   }
 }
 

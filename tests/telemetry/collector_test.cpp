@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <condition_variable>
 #include <future>
 #include <latch>
@@ -17,6 +18,7 @@
 
 #include "kagura/pricing/price_table.hpp"
 #include "kagura/telemetry/ids.hpp"
+#include "kagura/telemetry/json_reuse.hpp"
 #include "kagura/telemetry/telemetry.hpp"
 #include "support/test_support.hpp"
 
@@ -167,6 +169,139 @@ TEST_F(CollectorTest, ScopeRecordsEventsInOrderWithTimestamps) {
   EXPECT_EQ(e.metrics.llm_calls, 1);
   EXPECT_EQ(e.metrics.tool_calls, 1);
   EXPECT_EQ(e.metrics.memory_operations, 1);
+}
+
+// Copies each execution and lets it go at once, as the pipeline does once a batch is encoded,
+// so that the collector's recycled records come back to the next execution.
+class CopyingSink final : public ExecutionSink {
+ public:
+  void submit(std::shared_ptr<const Execution> execution) noexcept override {
+    records.push_back(execution.get());
+    copies.push_back(*execution);
+  }
+  std::vector<const Execution*> records;
+  std::vector<Execution> copies;
+};
+
+// An execution's JSON without what differs from one run to the next (ids, times).
+nlohmann::json without_ids_and_times(const Execution& e) {
+  nlohmann::json json = to_json(e);
+  for (const char* field : {"id", "trace_id", "started_at", "ended_at", "duration"}) {
+    json.erase(field);
+  }
+  for (auto& event : json.at("events")) event.erase("timestamp");
+  return json;
+}
+
+// Upper-cases every string it copies, to show that the recorded arguments are what the
+// filter wrote.
+void upper_case_strings(nlohmann::json& recorded, const nlohmann::json& arguments) {
+  copy_json_reusing(recorded, arguments);
+  std::vector<nlohmann::json*> pending{&recorded};
+  while (!pending.empty()) {
+    nlohmann::json* value = pending.back();
+    pending.pop_back();
+    if (value->is_string()) {
+      for (char& c : value->get_ref<std::string&>()) c = static_cast<char>(std::toupper(c));
+    } else if (value->is_structured()) {
+      for (auto& item : *value) pending.push_back(&item);
+    }
+  }
+}
+
+// Executions of different shapes, so that a recycled record holds another shape than the one
+// recorded into it: events of other kinds, more or fewer of them, other argument trees.
+void record_scenario(Collector& collector, int scenario) {
+  switch (scenario) {
+    case 0: {
+      auto scope = collector.track_execution(
+          "researcher", {{"topic", "a topic long enough to live on the heap"}, {"depth", 2}},
+          &upper_case_strings);
+      scope.record_llm_call(
+          {.model = "gpt-4o-mini", .prompt_tokens = 100, .completion_tokens = 20, .duration = 1});
+      scope.record_tool_call({.tool_name = "search", .duration = 0.5},
+                             {{"query", "kagura history"}, {"limit", 5}}, nullptr);
+      scope.record_event("checkpoint", {{"step", 1}});
+      scope.record_memory_operation({.operation = "add", .memory_type = "conversation"});
+      scope.record_llm_call({.model = "gpt-4o",
+                             .prompt_tokens = 10,
+                             .completion_tokens = 5,
+                             .time_to_first_token = 0.1,
+                             .finish_reason = "stop"});
+      break;
+    }
+    case 1: {
+      auto scope = collector.track_execution("coder", {{"task", {"one", "two", "three"}}}, nullptr);
+      scope.record_tool_call({.tool_name = "compile", .success = false, .error = "syntax error"},
+                             {{"files", {"a.cpp", "b.cpp"}}}, &upper_case_strings);
+      scope.record_tool_call({.tool_name = "run", .kwargs = {{"argv", {"--fast"}}}});
+      scope.fail("did not compile");
+      break;
+    }
+    case 2: {
+      auto scope = collector.track_execution("idle", nullptr, nullptr);
+      break;
+    }
+    case 3: {
+      auto scope = collector.track_execution("chatter", "not an object", nullptr);
+      scope.record_memory_operation(
+          {.operation = "read", .memory_type = "conversation", .items = 4, .details = {{"k", 1}}});
+      scope.record_llm_call({.model = "claude-sonnet-4-5",
+                             .provider = "anthropic",
+                             .prompt_tokens = 7,
+                             .completion_tokens = 3,
+                             .cost_usd = 0.25});
+      scope.record_event("note", {{"text", "a note long enough to live on the heap"}});
+      scope.add_tag("team", "blue");
+      break;
+    }
+  }
+}
+
+TEST_F(CollectorTest, ARecycledRecordHoldsOnlyWhatItsOwnExecutionRecorded) {
+  // Each scenario recorded once into records that are kept, as a reference.
+  constexpr int kScenarios = 4;
+  for (int scenario = 0; scenario < kScenarios; ++scenario) record_scenario(collector, scenario);
+  ASSERT_EQ(sink->size(), static_cast<std::size_t>(kScenarios));
+
+  // Then in an order where each shape follows each other one, records coming straight back.
+  auto copying = std::make_shared<CopyingSink>();
+  Collector recycling{copying, prices};
+  const std::vector<int> order = {0, 1, 2, 3, 0, 2, 1, 3, 1, 0, 3, 2, 0, 0, 3, 3};
+  for (int scenario : order) record_scenario(recycling, scenario);
+  ASSERT_EQ(copying->copies.size(), order.size());
+
+  std::set<const Execution*> distinct(copying->records.begin(), copying->records.end());
+  EXPECT_LT(distinct.size(), order.size()) << "the records were not recycled";
+  const std::vector<std::vector<std::string>> types = {
+      {"llm_call", "tool_call", "checkpoint", "memory_operation", "llm_call"},
+      {"tool_call", "tool_call"},
+      {},
+      {"memory_operation", "llm_call", "note"}};
+  for (std::size_t i = 0; i < order.size(); ++i) {
+    SCOPED_TRACE("execution " + std::to_string(i) + ", scenario " + std::to_string(order[i]));
+    const Execution& recorded = copying->copies[i];
+    std::vector<std::string> recorded_types;
+    for (const auto& event : recorded.events) recorded_types.emplace_back(event.type());
+    EXPECT_EQ(recorded_types, types[order[i]]);
+    EXPECT_EQ(without_ids_and_times(recorded),
+              without_ids_and_times(sink->at(static_cast<std::size_t>(order[i]))));
+  }
+  // What the filters wrote, and what is kept as given.
+  const Execution& first = copying->copies[0];
+  EXPECT_EQ(first.kwargs,
+            nlohmann::json({{"topic", "A TOPIC LONG ENOUGH TO LIVE ON THE HEAP"}, {"depth", 2}}));
+  EXPECT_EQ(tool_of(first.events[1]).kwargs,
+            nlohmann::json({{"query", "kagura history"}, {"limit", 5}}));
+  const Execution& second = copying->copies[1];
+  EXPECT_EQ(tool_of(second.events[0]).kwargs, nlohmann::json({{"files", {"A.CPP", "B.CPP"}}}));
+  EXPECT_EQ(tool_of(second.events[0]).error, "syntax error");
+  EXPECT_FALSE(tool_of(second.events[0]).success);
+  EXPECT_TRUE(tool_of(second.events[1]).success);
+  EXPECT_EQ(tool_of(second.events[1]).error, "");
+  EXPECT_EQ(copying->copies[2].kwargs, nlohmann::json::object()) << "null arguments";
+  EXPECT_EQ(copying->copies[3].kwargs, "not an object");
+  EXPECT_EQ(copying->copies[3].metrics.cost_nanos, 250'000'000);
 }
 
 TEST_F(CollectorTest, NullKwargsBecomeAnEmptyObject) {

@@ -110,5 +110,8 @@ class Agent {
 // or a key qualified as api, access, private, secret or signing ("api_key", "apiKey",
 // "OPENAI_API_KEY", "auth_token"). Words, not substrings: "max_tokens" is kept.
 nlohmann::json redact_secrets(const nlohmann::json& arguments);
+// The same written into `recorded`, reusing the memory of what it holds (an earlier call's
+// arguments): the telemetry::ArgumentsFilter with which agents record their arguments.
+void redact_secrets_into(nlohmann::json& recorded, const nlohmann::json& arguments);
 
 }  // namespace kagura::agent

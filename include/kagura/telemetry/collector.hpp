@@ -64,6 +64,11 @@ struct MemoryOperationInfo {
   nlohmann::json details{};
 };
 
+// Writes into `recorded` the form of `arguments` an execution keeps (a copy, or a copy with
+// secrets redacted). `recorded` may hold an earlier execution's arguments, whose memory a
+// filter that assigns into it (json_reuse.hpp) reuses. nullptr: copy_json_reusing.
+using ArgumentsFilter = void (*)(nlohmann::json& recorded, const nlohmann::json& arguments);
+
 namespace detail {
 class ActiveExecution;
 struct CollectorShared;
@@ -121,6 +126,9 @@ class ExecutionScope {
 
   void record_llm_call(const LlmCallInfo& call);
   void record_tool_call(ToolCallInfo call);
+  // The same with the tool's arguments written by `filter` into a recycled event's argument
+  // tree, instead of being handed over in call.kwargs (which is ignored).
+  void record_tool_call(ToolCallInfo call, const nlohmann::json& arguments, ArgumentsFilter filter);
   void record_memory_operation(MemoryOperationInfo operation);
   // A custom event; `type` must not be one of the built-in event types.
   void record_event(std::string type, nlohmann::json data = nlohmann::json::object());
@@ -146,7 +154,7 @@ class ExecutionScope {
 // details, custom event data) is cut to this many bytes, at a UTF-8 character boundary, and
 // ends with "...[truncated N bytes]": one stray 10 MB argument must not bloat every row,
 // export and dashboard page that shows the execution. Agent and tool names are kept whole.
-inline constexpr std::size_t kMaxRecordedValueBytes = 64 * 1024;
+inline constexpr std::size_t kMaxRecordedValueBytes = std::size_t{64} * 1024;
 
 class Collector {
  public:
@@ -159,6 +167,10 @@ class Collector {
   // the collector is disabled.
   ExecutionScope track_execution(std::string agent_name,
                                  nlohmann::json kwargs = nlohmann::json::object());
+  // The same with the arguments written by `filter` into the recycled record's argument tree:
+  // what agents use, as the same agent is called again and again with arguments of one shape.
+  ExecutionScope track_execution(std::string agent_name, const nlohmann::json& kwargs,
+                                 ArgumentsFilter filter);
 
   // Runs fn() inside an execution. An exception escaping fn() is recorded with its message,
   // the execution marked failed, and the exception rethrown unchanged.
