@@ -380,8 +380,7 @@ std::shared_ptr<detail::ActiveExecution> start_execution(detail::CollectorShared
   auto active = detail::ExecutionRecycler::instance().take();
   active->start(shared.core, shared.sink);
   Execution& record = active->record_before_start();
-  new_execution_id(record.id);
-  record.started_at = unix_now();
+  record.started_at = new_execution_id_and_time(record.id);
   if (t_current != nullptr) {
     record.parent_id = t_current->id();
     record.trace_id = t_current->trace_id();

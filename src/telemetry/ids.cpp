@@ -9,14 +9,28 @@ namespace kagura::telemetry {
 namespace {
 
 // splitmix64: a tiny, well-mixed generator; ids need uniqueness, not secrecy.
+std::uint64_t new_seed() {
+  std::random_device device;
+  std::uint64_t seed = (std::uint64_t{device()} << 32) ^ device();
+  seed ^= static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+  seed ^= std::hash<std::thread::id>{}(std::this_thread::get_id()) * 0x9E3779B97F4A7C15ULL;
+  return seed | 1;  // never 0, the mark of a thread that has no seed yet
+}
+
 std::uint64_t next_random() noexcept {
-  thread_local std::uint64_t state = [] {
-    std::random_device device;
-    std::uint64_t seed = (std::uint64_t{device()} << 32) ^ device();
-    seed ^= static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
-    seed ^= std::hash<std::thread::id>{}(std::this_thread::get_id()) * 0x9E3779B97F4A7C15ULL;
-    return seed;
-  }();
+  // Zero-initialised and seeded on first use rather than by a dynamic initialiser, which would
+  // add a guard to every access. (Not initial-exec: storage plugins link this library and are
+  // loaded with dlopen(), and the static TLS reserve is too small for them.)
+  thread_local std::uint64_t state = 0;
+  if (state == 0) [[unlikely]] {
+    try {
+      state = new_seed();
+    } catch (...) {  // std::random_device can throw; the clock and thread still differ
+      state =
+          static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) |
+          1;
+    }
+  }
   std::uint64_t z = (state += 0x9E3779B97F4A7C15ULL);
   z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
   z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
@@ -44,6 +58,10 @@ std::string new_execution_id() {
 }
 
 void new_execution_id(std::string& id) {
+  new_execution_id_and_time(id);
+}
+
+double new_execution_id_and_time(std::string& id) {
   using namespace std::chrono;
   const auto now_ns = duration_cast<nanoseconds>(system_clock::now().time_since_epoch()).count();
   const auto unix_ms = static_cast<std::uint64_t>(now_ns / 1'000'000);
@@ -55,6 +73,7 @@ void new_execution_id(std::string& id) {
   id.reserve(32);
   append_hex(id, high, 16);
   append_hex(id, low, 16);
+  return static_cast<double>(now_ns) / 1e9;
 }
 
 }  // namespace kagura::telemetry

@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cmath>
 #include <cstdint>
 #include <ctime>
 #include <string>
@@ -51,6 +50,19 @@ TEST(NewExecutionId, TimestampIsTheCurrentUnixMillisecond) {
   const auto ms = static_cast<std::int64_t>(millis_of(id));
   EXPECT_GE(ms, before);
   EXPECT_LE(ms, after);
+}
+
+TEST(NewExecutionId, WithTimeGivesTheTimeTheIdCarries) {
+  const double before = unix_now();
+  std::string id;
+  const double time = new_execution_id_and_time(id);
+  const double after = unix_now();
+  EXPECT_GE(time, before);
+  EXPECT_LE(time, after);
+  // Within the id's millisecond, give or take the double's rounding (a quarter microsecond).
+  const double into_the_millisecond = time * 1000.0 - static_cast<double>(millis_of(id));
+  EXPECT_GE(into_the_millisecond, -0.001) << id << " at " << std::to_string(time);
+  EXPECT_LE(into_the_millisecond, 1.001) << id << " at " << std::to_string(time);
 }
 
 TEST(NewExecutionId, HundredThousandIdsAreUnique) {

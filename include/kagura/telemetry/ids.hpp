@@ -13,5 +13,8 @@ double unix_now() noexcept;
 std::string new_execution_id();
 // The same, written into `out` (reusing its capacity).
 void new_execution_id(std::string& out);
+// The same, and the time it carries as Unix seconds (at full precision, not cut to the
+// millisecond): an execution's id and start time from one reading of the clock.
+double new_execution_id_and_time(std::string& out);
 
 }  // namespace kagura::telemetry
