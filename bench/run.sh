@@ -14,7 +14,7 @@ echo "== caller-side overhead, bursts of 8,000 (the default queue of 8,192 nearl
 echo "== ingest and queries =="
 "$build_dir/bench/store_bench" "${1:-1000000}" "${2:-3}"
 echo "== telemetry's share of a full agent call (local HTTP server, one tool round) =="
-"$build_dir/bench/agent_overhead_bench" 21 200
+"$build_dir/bench/agent_overhead_bench" 101 200
 echo "== storage backends: SQLite (baseline), PostgreSQL, MongoDB wire server (bench/backend_bench.sh) =="
 "$root/bench/backend_bench.sh" "${1:-1000000}" 5 100000
 echo "== kagura monitor stats/list as whole processes on a 1,000,000-execution SQLite store =="
