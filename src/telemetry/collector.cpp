@@ -315,6 +315,22 @@ void record_tool(detail::ActiveExecution& active, ToolCallInfo info) {
   });
 }
 
+// Writes `arguments` into `recorded` through `filter`. A filter that throws (out of memory, or
+// a user's own) must not fail the agent's call: the arguments are then recorded as null.
+void record_arguments(ArgumentsFilter filter, nlohmann::json& recorded,
+                      const nlohmann::json& arguments) noexcept {
+  try {
+    (filter != nullptr ? filter : &copy_json_reusing)(recorded, arguments);
+    if (recorded.is_null()) recorded = nlohmann::json::object();
+    bound_value_sizes(recorded);
+  } catch (...) {
+    recorded = nullptr;
+    notify(
+        "arguments not recorded: the ArgumentsFilter threw, so the execution keeps null "
+        "arguments; a filter must not throw");
+  }
+}
+
 void record_tool_reusing(detail::ActiveExecution& active, ToolCallInfo info,
                          const nlohmann::json& arguments, ArgumentsFilter filter) {
   const double now = unix_now();
@@ -322,9 +338,7 @@ void record_tool_reusing(detail::ActiveExecution& active, ToolCallInfo info,
     ++e.metrics.tool_calls;
     ToolCall& call = active.append_event<ToolCall>(now);
     call.tool_name.assign(info.tool_name);
-    (filter != nullptr ? filter : &copy_json_reusing)(call.kwargs, arguments);
-    if (call.kwargs.is_null()) call.kwargs = nlohmann::json::object();
-    bound_value_sizes(call.kwargs);
+    record_arguments(filter, call.kwargs, arguments);
     call.duration = info.duration;
     call.success = info.success;
     call.error.assign(info.error);
@@ -524,9 +538,7 @@ ExecutionScope Collector::track_execution(std::string agent_name, const nlohmann
   if (!enabled() || !detail::g_telemetry_enabled.load(std::memory_order_relaxed)) return {};
   auto active = start_execution(*shared_, std::move(agent_name));
   Execution& record = active->record_before_start();
-  (filter != nullptr ? filter : &copy_json_reusing)(record.kwargs, kwargs);
-  if (record.kwargs.is_null()) record.kwargs = nlohmann::json::object();
-  bound_value_sizes(record.kwargs);
+  record_arguments(filter, record.kwargs, kwargs);
   return ExecutionScope(std::move(active));
 }
 

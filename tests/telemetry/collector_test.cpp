@@ -304,6 +304,29 @@ TEST_F(CollectorTest, ARecycledRecordHoldsOnlyWhatItsOwnExecutionRecorded) {
   EXPECT_EQ(copying->copies[3].metrics.cost_nanos, 250'000'000);
 }
 
+TEST_F(CollectorTest, AThrowingArgumentsFilterLeavesTheArgumentsOutNotTheExecution) {
+  NoticeCapture notices;
+  const ArgumentsFilter throwing = [](nlohmann::json&, const nlohmann::json&) {
+    throw std::runtime_error("filter failed");
+  };
+  {
+    auto scope = collector.track_execution("agent", {{"a", 1}}, throwing);
+    ASSERT_TRUE(scope.active());
+    EXPECT_NO_THROW(scope.record_tool_call({.tool_name = "t"}, {{"b", 2}}, throwing));
+    scope.record_tool_call({.tool_name = "u"}, {{"c", 3}}, nullptr);
+  }
+  ASSERT_EQ(sink->size(), 1U);
+  const Execution e = sink->at(0);
+  EXPECT_EQ(e.status, ExecutionStatus::completed);
+  EXPECT_TRUE(e.kwargs.is_null());
+  ASSERT_EQ(e.events.size(), 2U);
+  EXPECT_TRUE(tool_of(e.events[0]).kwargs.is_null());
+  EXPECT_EQ(tool_of(e.events[1]).kwargs, nlohmann::json({{"c", 3}}));
+  const auto messages = notices.messages();
+  ASSERT_FALSE(messages.empty());
+  EXPECT_NE(messages.front().find("ArgumentsFilter threw"), std::string::npos) << messages.front();
+}
+
 TEST_F(CollectorTest, NullKwargsBecomeAnEmptyObject) {
   { auto scope = collector.track_execution("a", nullptr); }
   ASSERT_EQ(sink->size(), 1U);

@@ -66,7 +66,8 @@ struct MemoryOperationInfo {
 
 // Writes into `recorded` the form of `arguments` an execution keeps (a copy, or a copy with
 // secrets redacted). `recorded` may hold an earlier execution's arguments, whose memory a
-// filter that assigns into it (json_reuse.hpp) reuses. nullptr: copy_json_reusing.
+// filter that assigns into it (json_reuse.hpp) reuses. nullptr: copy_json_reusing. A filter
+// that throws does not fail the call: the arguments are then recorded as null, with a notice.
 using ArgumentsFilter = void (*)(nlohmann::json& recorded, const nlohmann::json& arguments);
 
 namespace detail {
