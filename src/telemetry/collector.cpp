@@ -36,8 +36,29 @@ struct CollectorCore {
   std::mutex unpriced_mutex;
   std::set<std::string, std::less<>> unpriced_models;  // reported once each
 
+  struct Price {
+    NanoUsd cost_nanos = 0;
+    bool priced = true;
+  };
+
+  // Outside the execution's lock: an unknown model's notice goes to the user's handler, which
+  // may record.
+  Price price_of(const LlmCallInfo& info) {
+    if (info.cost_usd) return {std::llround(*info.cost_usd * 1e9), true};
+    const pricing::ModelPrice* price = find_price(info.model);
+    if (price == nullptr) {
+      report_unpriced(info.model);
+      return {0, false};
+    }
+    return {price->cost_of({.prompt_tokens = info.prompt_tokens,
+                            .completion_tokens = info.completion_tokens,
+                            .cached_tokens = info.cached_tokens,
+                            .cache_write_tokens = info.cache_write_tokens}),
+            true};
+  }
+
   // Writes every field of `call`, which may hold an earlier call's values.
-  void price_into(LlmCall& call, const LlmCallInfo& info) {
+  static void write_llm_call(LlmCall& call, const LlmCallInfo& info, Price price) {
     call.model.assign(info.model);
     call.provider.assign(info.provider);
     call.prompt_tokens = info.prompt_tokens;
@@ -49,22 +70,8 @@ struct CollectorCore {
     call.time_to_first_token = info.time_to_first_token;
     call.finish_reason.assign(info.finish_reason);
     call.retries = info.retries;
-    call.cost_nanos = 0;
-    if (info.cost_usd) {
-      call.cost_nanos = std::llround(*info.cost_usd * 1e9);
-      call.priced = true;
-      return;
-    }
-    const pricing::ModelPrice* price = find_price(info.model);
-    call.priced = price != nullptr;
-    if (price != nullptr) {
-      call.cost_nanos = price->cost_of({.prompt_tokens = info.prompt_tokens,
-                                        .completion_tokens = info.completion_tokens,
-                                        .cached_tokens = info.cached_tokens,
-                                        .cache_write_tokens = info.cache_write_tokens});
-    } else {
-      report_unpriced(info.model);
-    }
+    call.cost_nanos = price.cost_nanos;
+    call.priced = price.priced;
   }
 
   // Name matching in the price table normalises the name and tries several spellings; an agent
@@ -293,12 +300,21 @@ bool is_builtin_event(std::string_view type) {
 }
 
 void record_llm(detail::ActiveExecution& active, const LlmCallInfo& info) {
+  const auto price = active.core().price_of(info);
   const double now = unix_now();
   active.update([&](Execution& e) {
     LlmCall& call = active.append_event<LlmCall>(now);
-    active.core().price_into(call, info);
+    detail::CollectorCore::write_llm_call(call, info, price);
     e.metrics.add(call);
   });
+}
+
+// The fields of a tool-call event other than its arguments.
+void write_tool_call(ToolCall& call, const ToolCallInfo& info) {
+  call.tool_name.assign(info.tool_name);
+  call.duration = info.duration;
+  call.success = info.success;
+  call.error.assign(info.error);
 }
 
 void record_tool(detail::ActiveExecution& active, ToolCallInfo info) {
@@ -307,42 +323,44 @@ void record_tool(detail::ActiveExecution& active, ToolCallInfo info) {
   active.update([&](Execution& e) {
     ++e.metrics.tool_calls;
     ToolCall& call = active.append_event<ToolCall>(now);
-    call.tool_name.assign(info.tool_name);
+    write_tool_call(call, info);
     call.kwargs = std::move(info.kwargs);
-    call.duration = info.duration;
-    call.success = info.success;
-    call.error.assign(info.error);
   });
 }
 
 // Writes `arguments` into `recorded` through `filter`. A filter that throws (out of memory, or
-// a user's own) must not fail the agent's call: the arguments are then recorded as null.
-void record_arguments(ArgumentsFilter filter, nlohmann::json& recorded,
+// a user's own) must not fail the agent's call: the arguments are then recorded as null, and
+// false tells the caller to report it (outside the execution's lock, see price_of).
+bool record_arguments(ArgumentsFilter filter, nlohmann::json& recorded,
                       const nlohmann::json& arguments) noexcept {
   try {
     (filter != nullptr ? filter : &copy_json_reusing)(recorded, arguments);
     if (recorded.is_null()) recorded = nlohmann::json::object();
     bound_value_sizes(recorded);
+    return true;
   } catch (...) {
     recorded = nullptr;
-    notify(
-        "arguments not recorded: the ArgumentsFilter threw, so the execution keeps null "
-        "arguments; a filter must not throw");
+    return false;
   }
+}
+
+void report_failed_filter() noexcept {
+  notify(
+      "arguments not recorded: the ArgumentsFilter threw, so the execution keeps null "
+      "arguments; a filter must not throw");
 }
 
 void record_tool_reusing(detail::ActiveExecution& active, ToolCallInfo info,
                          const nlohmann::json& arguments, ArgumentsFilter filter) {
   const double now = unix_now();
+  bool recorded = true;
   active.update([&](Execution& e) {
     ++e.metrics.tool_calls;
     ToolCall& call = active.append_event<ToolCall>(now);
-    call.tool_name.assign(info.tool_name);
-    record_arguments(filter, call.kwargs, arguments);
-    call.duration = info.duration;
-    call.success = info.success;
-    call.error.assign(info.error);
+    write_tool_call(call, info);
+    recorded = record_arguments(filter, call.kwargs, arguments);
   });
+  if (!recorded) report_failed_filter();
 }
 
 void record_memory(detail::ActiveExecution& active, MemoryOperationInfo info) {
@@ -538,7 +556,7 @@ ExecutionScope Collector::track_execution(std::string agent_name, const nlohmann
   if (!enabled() || !detail::g_telemetry_enabled.load(std::memory_order_relaxed)) return {};
   auto active = start_execution(*shared_, std::move(agent_name));
   Execution& record = active->record_before_start();
-  record_arguments(filter, record.kwargs, kwargs);
+  if (!record_arguments(filter, record.kwargs, kwargs)) report_failed_filter();
   return ExecutionScope(std::move(active));
 }
 

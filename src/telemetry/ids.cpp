@@ -8,7 +8,6 @@
 namespace kagura::telemetry {
 namespace {
 
-// splitmix64: a tiny, well-mixed generator; ids need uniqueness, not secrecy.
 std::uint64_t new_seed() {
   std::random_device device;
   std::uint64_t seed = (std::uint64_t{device()} << 32) ^ device();
@@ -17,6 +16,7 @@ std::uint64_t new_seed() {
   return seed | 1;  // never 0, the mark of a thread that has no seed yet
 }
 
+// splitmix64: a tiny, well-mixed generator; ids need uniqueness, not secrecy.
 std::uint64_t next_random() noexcept {
   // Zero-initialised and seeded on first use rather than by a dynamic initialiser, which would
   // add a guard to every access. (Not initial-exec: storage plugins link this library and are

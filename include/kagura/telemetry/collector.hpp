@@ -68,6 +68,7 @@ struct MemoryOperationInfo {
 // secrets redacted). `recorded` may hold an earlier execution's arguments, whose memory a
 // filter that assigns into it (json_reuse.hpp) reuses. nullptr: copy_json_reusing. A filter
 // that throws does not fail the call: the arguments are then recorded as null, with a notice.
+// It runs under the execution's lock, so it must not record into the execution itself.
 using ArgumentsFilter = void (*)(nlohmann::json& recorded, const nlohmann::json& arguments);
 
 namespace detail {
