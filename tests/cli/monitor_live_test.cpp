@@ -280,17 +280,20 @@ TEST_F(MonitorLiveTest, UnderTmuxFollowsTheStoreAndStopsOnCtrlC) {
                quoted(command) + " \\; set-option -t live remain-on-exit on");
   ASSERT_EQ(started.second, 0) << started.first;
 
+  // A capture can catch a frame half drawn (tmux reads the view's output in pieces): the rows
+  // below the last one it has read still show the previous frame. So each wait is for
+  // everything the test then checks, down to the last row it needs.
   std::string screen;
   ASSERT_TRUE(wait_until(
       [&] {
         screen = tmux.pane();
         return screen.find("Executions    7  (completed 5, failed 1, running 1)") !=
-               std::string::npos;
+                   std::string::npos &&
+               screen.find(team[5].id) != std::string::npos;
       },
       10s))
       << screen;
   EXPECT_NE(screen.find("Ctrl-C or q to quit"), std::string::npos) << screen;
-  EXPECT_NE(screen.find(team[5].id), std::string::npos) << screen;
   EXPECT_EQ(tmux.format("#{alternate_on}"), "1") << "the view runs on the alternate screen";
   EXPECT_EQ(tmux.format("#{cursor_flag}"), "0") << "with the cursor hidden";
 
@@ -307,11 +310,11 @@ TEST_F(MonitorLiveTest, UnderTmuxFollowsTheStoreAndStopsOnCtrlC) {
       [&] {
         screen = tmux.pane();
         return screen.find("Executions    8  (completed 5, failed 2, running 1)") !=
-               std::string::npos;
+                   std::string::npos &&
+               screen.find(late.id) != std::string::npos;
       },
       10s))
-      << screen;
-  EXPECT_NE(screen.find(late.id), std::string::npos) << screen;
+      << "the new execution's id, as saved (" << late.id << "), not on: " << screen;
   EXPECT_NE(line_with(screen, late.id).find("latecomer"), std::string::npos);
 
   ASSERT_EQ(tmux.run("send-keys -t live C-c").second, 0);
@@ -380,14 +383,15 @@ TEST_F(MonitorLiveTest, UnderTmuxQQuits) {
   ASSERT_TRUE(wait_until(
       [&] {
         screen = tmux.pane();
-        return screen.find(team[5].id) != std::string::npos;
+        // The last row shown: the frame is drawn down to it (see above).
+        return screen.find(team[3].id) != std::string::npos;
       },
       10s))
       << screen;
   // A short screen shows fewer recent executions rather than scrolling: 20 rows leave room
   // for the totals and the three newest.
   EXPECT_EQ(screen.rfind("Kagura live", 0), 0U) << screen;
-  EXPECT_NE(screen.find(team[3].id), std::string::npos) << screen;
+  EXPECT_NE(screen.find(team[5].id), std::string::npos) << screen;
   EXPECT_EQ(screen.find(team[2].id), std::string::npos) << screen;
   ASSERT_EQ(tmux.run("send-keys -t live q").second, 0);
   const std::string status = tmux.exit_status(3s);
