@@ -1,5 +1,5 @@
-#include <algorithm>
-#include <array>
+#include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -9,28 +9,61 @@
 namespace kagura::agent {
 namespace {
 
-// Whole words of a key, so that "auth_token" is a secret and "max_tokens" is not.
-constexpr std::array<std::string_view, 10> kSecretWords = {
-    "password",      "passwd",     "passphrase",  "secret",  "token",
-    "authorization", "credential", "credentials", "session", "cookie"};
-// Pairs of consecutive words that are secrets together: "api_key", "private_key".
-constexpr std::array<std::string_view, 5> kSecretKeyQualifiers = {"api", "access", "private",
-                                                                  "secret", "signing"};
-
-// A word of a key, lowercased, kept on the stack: agents call this for every argument of
-// every call. A word longer than any secret word is only marked as such.
-struct KeyWord {
-  std::array<char, 16> text{};
+// A word of a key, lowercased, in 16 bytes packed into two integers. The secret words below
+// are such constants too, so checking a word is a few comparisons with immediate operands: a
+// table of strings would be data that the agent's thread finds cold in the cache on every call
+// (the profile of a full agent call showed it), as redaction runs once per execution and tool
+// call. A word longer than 16 bytes is never a secret word.
+struct PackedWord {
+  std::uint64_t low = 0;
+  std::uint64_t high = 0;
   std::size_t size = 0;
+
+  friend constexpr bool operator==(const PackedWord&, const PackedWord&) = default;
+};
+
+constexpr std::size_t kMaxPackedWord = 16;
+
+consteval PackedWord pack(std::string_view word) {
+  PackedWord packed{.size = word.size()};
+  for (std::size_t i = 0; i < word.size() && i < kMaxPackedWord; ++i) {
+    const auto byte = static_cast<std::uint64_t>(static_cast<unsigned char>(word[i]));
+    (i < 8 ? packed.low : packed.high) |= byte << (8 * (i % 8));
+  }
+  return packed;
+}
+
+template <typename... Words>
+constexpr bool is_one_of(const PackedWord& word, Words... words) {
+  return ((word == words) || ...);
+}
+
+// Whole words of a key, so that "auth_token" is a secret and "max_tokens" is not.
+constexpr bool is_secret_word(const PackedWord& w) {
+  return is_one_of(w, pack("password"), pack("passwd"), pack("passphrase"), pack("secret"),
+                   pack("token"), pack("authorization"), pack("credential"), pack("credentials"),
+                   pack("session"), pack("cookie"), pack("apikey"));
+}
+// Words that make a following "key" a secret: "api_key", "private_key".
+constexpr bool is_key_qualifier(const PackedWord& w) {
+  return is_one_of(w, pack("api"), pack("access"), pack("private"), pack("secret"),
+                   pack("signing"));
+}
+static_assert(is_secret_word(pack("token")) && !is_secret_word(pack("tokens")));
+static_assert(!is_secret_word(pack("credentia")) && is_key_qualifier(pack("api")));
+
+// A word of a key being read, lowercased, kept on the stack: agents call this for every
+// argument of every call.
+struct KeyWord {
+  PackedWord packed;
   bool too_long = false;
 
-  bool empty() const noexcept { return size == 0 && !too_long; }
-  std::string_view view() const noexcept {
-    return too_long ? std::string_view{} : std::string_view(text.data(), size);
-  }
+  bool empty() const noexcept { return packed.size == 0 && !too_long; }
   void push(char c) noexcept {
-    if (size < text.size()) {
-      text[size++] = c;
+    if (packed.size < kMaxPackedWord) {
+      const auto byte = static_cast<std::uint64_t>(static_cast<unsigned char>(c));
+      (packed.size < 8 ? packed.low : packed.high) |= byte << (8 * (packed.size % 8));
+      ++packed.size;
     } else {
       too_long = true;
     }
@@ -50,12 +83,9 @@ constexpr char ascii_lower(unsigned char c) noexcept {
 }
 
 bool is_secret_word(const KeyWord& word, const KeyWord& before) {
-  const std::string_view w = word.view();
-  if (w.empty()) return false;
-  if (std::find(kSecretWords.begin(), kSecretWords.end(), w) != kSecretWords.end()) return true;
-  if (w == "apikey") return true;
-  return w == "key" && std::find(kSecretKeyQualifiers.begin(), kSecretKeyQualifiers.end(),
-                                 before.view()) != kSecretKeyQualifiers.end();
+  if (word.too_long || word.packed.size == 0) return false;
+  if (is_secret_word(word.packed)) return true;
+  return word.packed == pack("key") && !before.too_long && is_key_qualifier(before.packed);
 }
 
 // Splits "OPENAI_API_KEY", "apiKey", "api-key" into words ({"openai", "api", "key"},

@@ -2,10 +2,14 @@
 
 #include <cxxabi.h>
 
+#include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
+#include <cstddef>
 #include <cstdlib>
 #include <mutex>
+#include <new>
 #include <set>
 #include <typeinfo>
 
@@ -175,7 +179,8 @@ class ActiveExecution {
 
   // What std::enable_shared_from_this gives, set by the recycler: that one checks, on every
   // new owner, the count of the previous owner's control block, a cache miss on memory the
-  // pipeline's thread let go of, on the agent's thread; this one is let go by the recycler.
+  // pipeline's thread let go of, on the agent's thread; this one is let go by the owner's
+  // deleter, on the thread that released the last owner.
   std::shared_ptr<ActiveExecution> shared_from_this() const noexcept { return self_.lock(); }
   void set_owner(const std::shared_ptr<ActiveExecution>& owner) noexcept { self_ = owner; }
   void forget_owner() noexcept { self_.reset(); }
@@ -193,6 +198,12 @@ class ActiveExecution {
     return event.payload.template emplace<Payload>();
   }
 
+  // Room for the control block of the shared_ptr that owns this object (ExecutionRecycler):
+  // inside the record, it costs no allocation, and no free on the pipeline's thread of memory
+  // the agent's thread allocated.
+  static constexpr std::size_t kControlBlockBytes = 64;
+  void* control_block_storage() noexcept { return control_block_storage_; }
+
   CollectorCore& core() noexcept { return *core_; }
   // Set before the execution is shared and never changed, so they are read without the lock.
   Execution& record_before_start() noexcept { return record_; }
@@ -208,6 +219,7 @@ class ActiveExecution {
   Execution record_;
   std::size_t event_count_ = 0;  // of record_.events, this execution's; the rest are reused
   std::chrono::steady_clock::time_point started_;
+  alignas(std::max_align_t) std::byte control_block_storage_[kControlBlockBytes];
 
   // An execution with more events than this does not leave them to the next one.
   static constexpr std::size_t kMaxKeptEvents = 64;
@@ -216,6 +228,11 @@ class ActiveExecution {
 // Finished executions come back here when the pipeline lets go of them, and the next
 // track_execution() on any thread takes one: the record, its id strings and its event list keep
 // their memory, so recording an execution allocates only what the user's data needs.
+//
+// Each recording thread takes records a batch at a time into a list of its own, so that the
+// lock and the shared list, which the pipeline's thread writes as it gives records back, are
+// touched once per batch rather than once per execution (both are cache misses on the agent's
+// thread). A thread that ends gives its unused records back.
 class ExecutionRecycler {
  public:
   static ExecutionRecycler& instance() {
@@ -224,27 +241,72 @@ class ExecutionRecycler {
   }
 
   std::shared_ptr<ActiveExecution> take() {
-    ActiveExecution* active = nullptr;
-    {
-      std::lock_guard lock(mutex_);
-      if (!free_.empty()) {
-        active = free_.back();
-        free_.pop_back();
-      }
-    }
-    if (active == nullptr) active = new ActiveExecution;
-    std::shared_ptr<ActiveExecution> owner(active,
-                                           [](ActiveExecution* done) { instance().give(done); });
+    thread_local ThreadBatch batch;
+    if (batch.size == 0) batch.size = take_batch(batch.records);
+    ActiveExecution* active = batch.size > 0 ? batch.records[--batch.size] : new ActiveExecution;
+    // The control block goes inside the record (InPlaceControlBlock), and the record comes back
+    // here once the control block is gone: only then may another execution use that room.
+    std::shared_ptr<ActiveExecution> owner(
+        active, [](ActiveExecution* done) { done->forget_owner(); },
+        InPlaceControlBlock<ActiveExecution>(active));
     active->set_owner(owner);
     return owner;
   }
 
  private:
   static constexpr std::size_t kMaxKept = 4096;
+  static constexpr std::size_t kBatch = 16;
+
+  struct ThreadBatch {
+    std::array<ActiveExecution*, kBatch> records{};
+    std::size_t size = 0;
+    ThreadBatch() = default;
+    ThreadBatch(const ThreadBatch&) = delete;
+    ThreadBatch& operator=(const ThreadBatch&) = delete;
+    ~ThreadBatch() {
+      for (std::size_t i = 0; i < size; ++i) instance().give(records[i]);
+      size = 0;
+    }
+  };
+
+  // A std::shared_ptr allocator that places the control block in the record it owns; freeing
+  // the control block gives the record back to the recycler.
+  template <typename T>
+  struct InPlaceControlBlock {
+    using value_type = T;
+    ActiveExecution* home;
+
+    explicit InPlaceControlBlock(ActiveExecution* record) noexcept : home(record) {}
+    template <typename U>
+    InPlaceControlBlock(const InPlaceControlBlock<U>& other) noexcept : home(other.home) {}
+
+    T* allocate(std::size_t n) {
+      static_assert(sizeof(T) <= ActiveExecution::kControlBlockBytes &&
+                        alignof(T) <= alignof(std::max_align_t),
+                    "raise ActiveExecution::kControlBlockBytes");
+      if (n != 1) throw std::bad_alloc();
+      return static_cast<T*>(home->control_block_storage());
+    }
+    // The last use of the control block's memory: the record may go to the next execution.
+    void deallocate(T*, std::size_t) noexcept { instance().give(home); }
+
+    template <typename U>
+    bool operator==(const InPlaceControlBlock<U>& other) const noexcept {
+      return home == other.home;
+    }
+  };
+
+  ExecutionRecycler() { free_.reserve(kMaxKept); }  // give() never allocates
+
+  std::size_t take_batch(std::array<ActiveExecution*, kBatch>& into) {
+    std::lock_guard lock(mutex_);
+    const std::size_t n = std::min(kBatch, free_.size());
+    std::copy(free_.end() - static_cast<std::ptrdiff_t>(n), free_.end(), into.begin());
+    free_.resize(free_.size() - n);
+    return n;
+  }
 
   void give(ActiveExecution* active) noexcept {
-    // On the thread that let go of the execution, where the control block is in the cache.
-    active->forget_owner();
     {
       std::lock_guard lock(mutex_);
       if (free_.size() < kMaxKept) {

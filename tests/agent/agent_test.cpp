@@ -5,8 +5,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <set>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -496,6 +499,40 @@ TEST(RedactSecretsTest, KeysAreSplitIntoWordsAtSeparatorsAndCamelCase) {
                             "passwordlessloginsareverynice", "key"}) {
     EXPECT_EQ(agent::redact_secrets({{plain, "s"}}).at(plain), "s") << plain;
   }
+}
+
+// Every secret word, whole and in any case, as a key or a word of one; a letter less or more
+// is another word (unless that is a secret word too).
+TEST(RedactSecretsTest, ExactlyTheSecretWordsAndNoNeighbours) {
+  const std::vector<std::string> secrets = {
+      "password",   "passwd",      "passphrase", "secret",     "token",  "authorization",
+      "credential", "credentials", "session",    "cookie",     "apikey", "api_key",
+      "access_key", "private_key", "secret_key", "signing_key"};
+  const auto is_redacted = [](const std::string& key) {
+    return agent::redact_secrets({{key, "s"}}).at(key) == "[REDACTED]";
+  };
+  for (const auto& secret : secrets) {
+    std::string upper = secret;
+    for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    for (const auto& key : {secret, upper, "my_" + secret, secret + "_value", "x." + upper}) {
+      EXPECT_TRUE(is_redacted(key)) << key;
+    }
+    if (secret.starts_with("secret_")) continue;  // its neighbours still hold "secret"
+    const std::string shorter = secret.substr(0, secret.size() - 1);
+    const std::string longer = secret + "s";
+    const std::string last_letter_changed = shorter + (secret.back() == 'x' ? 'y' : 'x');
+    for (const auto& key :
+         {shorter, longer, last_letter_changed, secret.substr(1), std::string("s") + secret}) {
+      const bool itself_secret = std::find(secrets.begin(), secrets.end(), key) != secrets.end();
+      EXPECT_EQ(is_redacted(key), itself_secret) << key;
+    }
+  }
+  // A NUL inside a word makes it another word, as do words past the 16 bytes that are packed.
+  EXPECT_FALSE(is_redacted(std::string("token\0", 6)));
+  EXPECT_FALSE(is_redacted(std::string("to\0ken", 6)));
+  EXPECT_FALSE(is_redacted("authorizationauthorization"));
+  EXPECT_FALSE(is_redacted("averyveryverylongqualifier_key"));
+  EXPECT_TRUE(is_redacted("averyveryverylongqualifier_api_key"));
 }
 
 TEST(RedactSecretsTest, IntoAnEarlierValueGivesWhatACopyGives) {
