@@ -304,6 +304,50 @@ TEST_F(CollectorTest, ARecycledRecordHoldsOnlyWhatItsOwnExecutionRecorded) {
   EXPECT_EQ(copying->copies[3].metrics.cost_nanos, 250'000'000);
 }
 
+// A sink may keep a weak_ptr to an execution after letting it go. The record shares its memory
+// with the owner's control block, so it must not go to another execution while such a weak_ptr
+// lives; once they are gone, it does.
+class WatchingSink final : public ExecutionSink {
+ public:
+  void submit(std::shared_ptr<const Execution> execution) noexcept override {
+    records.push_back(execution.get());
+    ids.push_back(execution->id);
+    watched.push_back(execution);
+  }
+  std::vector<const Execution*> records;
+  std::vector<std::string> ids;
+  std::vector<std::weak_ptr<const Execution>> watched;
+};
+
+TEST_F(CollectorTest, ARecordIsNotReusedWhileASinkStillWatchesIt) {
+  auto watching = std::make_shared<WatchingSink>();
+  Collector recording{watching, prices};
+  constexpr std::size_t kExecutions = 40;  // more than a thread takes from the recycler at once
+  for (std::size_t i = 0; i < kExecutions; ++i) {
+    auto scope = recording.track_execution("watched", {{"i", i}});
+    scope.record_llm_call({.model = "gpt-4o-mini", .prompt_tokens = 1});
+  }
+  ASSERT_EQ(watching->records.size(), kExecutions);
+  const std::set<const Execution*> distinct(watching->records.begin(), watching->records.end());
+  EXPECT_EQ(distinct.size(), kExecutions) << "a record was reused while a weak_ptr watched it";
+  for (std::size_t i = 0; i < kExecutions; ++i) {
+    EXPECT_TRUE(watching->watched[i].expired()) << "the sink's own reference only is weak";
+  }
+
+  watching->watched.clear();  // the records go back to the recycler
+  const std::size_t before = watching->records.size();
+  for (std::size_t i = 0; i < kExecutions; ++i) {
+    auto scope = recording.track_execution("again", {{"i", i}});
+  }
+  std::size_t reused = 0;
+  for (std::size_t i = before; i < watching->records.size(); ++i) {
+    reused += distinct.count(watching->records[i]);
+  }
+  EXPECT_GT(reused, 0U) << "the records let go of were not recycled";
+  const std::set<std::string> ids(watching->ids.begin(), watching->ids.end());
+  EXPECT_EQ(ids.size(), watching->ids.size()) << "every execution has its own id";
+}
+
 TEST_F(CollectorTest, AThrowingArgumentsFilterLeavesTheArgumentsOutNotTheExecution) {
   NoticeCapture notices;
   const ArgumentsFilter throwing = [](nlohmann::json&, const nlohmann::json&) {
