@@ -8,13 +8,28 @@
 //   agent_overhead_bench [repetitions=21] [calls_per_repetition=200] [db_path]
 //
 // KAGURA_BENCH_CONTROL=1 turns telemetry off on both sides: the figures then show the noise.
+//
+// KAGURA_BENCH_LOWER_BOUND=1 measures instead, over HTTP, the least that recording could cost
+// the agent's thread: both sides run with telemetry off, and one side's LLM client appends the
+// facts of each call (time, model, usage, finish reason, the tool's arguments) to a buffer of
+// its thread and hands 600 bytes to another thread at the end of the agent call. What the
+// collector costs beyond that is the price of its data layout, not of the HTTP setting.
+//
+// KAGURA_BENCH_EVICT_KB=N makes the in-process client write over an N KiB buffer in each call,
+// as the network stack and the HTTP client would, to see what cold caches add to telemetry's
+// share there.
 
 #include <httplib.h>
 
+#include <algorithm>
+#include <array>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -57,11 +72,82 @@ Block run_block(const Agent& on, const Agent& off, int calls) {
   return block;
 }
 
+// KAGURA_BENCH_EVICT_KB: one byte of every cache line of a buffer that size written over.
+void evict_caches() {
+  static const std::size_t bytes = [] {
+    const char* kib = std::getenv("KAGURA_BENCH_EVICT_KB");
+    return kib != nullptr ? std::strtoull(kib, nullptr, 10) * 1024 : 0;
+  }();
+  if (bytes == 0) return;
+  static std::vector<char> buffer(bytes);
+  for (std::size_t i = 0; i < buffer.size(); i += 64) buffer[i] = static_cast<char>(buffer[i] + 1);
+}
+
+// KAGURA_BENCH_LOWER_BOUND: the facts of each call appended to a buffer of the calling thread,
+// and handed to another thread's list at the end of the agent call (its last LLM call, the one
+// without tool calls), as the least a recorder must do on the agent's thread.
+class FactsOnlyClient final : public kagura::llm::LlmClient {
+ public:
+  explicit FactsOnlyClient(std::shared_ptr<kagura::llm::LlmClient> inner)
+      : inner_(std::move(inner)) {}
+  std::string provider() const override { return inner_->provider(); }
+  kagura::llm::ChatResponse complete(const kagura::llm::ChatRequest& request) override {
+    auto response = inner_->complete(request);
+    thread_local Facts facts;
+    const auto now = std::chrono::system_clock::now();
+    facts.append(&now, sizeof now);
+    facts.append(response.model.data(), response.model.size());
+    facts.append(&response.usage, sizeof response.usage);
+    facts.append(response.finish_reason.data(), response.finish_reason.size());
+    facts.append(&response.duration, sizeof response.duration);
+    for (const auto& call : response.tool_calls) {
+      facts.append(call.arguments.data(), call.arguments.size());
+    }
+    if (response.tool_calls.empty()) hand_off(facts);
+    return response;
+  }
+
+ private:
+  struct Facts {
+    std::array<char, 4096> bytes{};
+    std::size_t size = 0;
+    void append(const void* data, std::size_t n) {
+      n = std::min(n, bytes.size() - size);
+      std::memcpy(bytes.data() + size, data, n);
+      size += n;
+    }
+  };
+
+  void hand_off(Facts& facts) {
+    std::vector<char> out;
+    {
+      std::lock_guard lock(mutex_);
+      if (!free_.empty()) {
+        out = std::move(free_.back());
+        free_.pop_back();
+      }
+    }
+    out.assign(facts.bytes.data(), facts.bytes.data() + std::max<std::size_t>(facts.size, 600));
+    facts.size = 0;
+    std::lock_guard lock(mutex_);
+    handed_.push_back(std::move(out));
+    if (handed_.size() >= 64) {  // as a consumer thread would, give the buffers back
+      for (auto& buffer : handed_) free_.push_back(std::move(buffer));
+      handed_.clear();
+    }
+  }
+
+  std::shared_ptr<kagura::llm::LlmClient> inner_;
+  std::mutex mutex_;
+  std::vector<std::vector<char>> handed_, free_;
+};
+
 // The toy server's two answers, without HTTP.
 class InstantClient final : public kagura::llm::LlmClient {
  public:
   std::string provider() const override { return "openai"; }
   kagura::llm::ChatResponse complete(const kagura::llm::ChatRequest& request) override {
+    evict_caches();
     nlohmann::json body = {{"model", request.model}, {"messages", nlohmann::json::array()}};
     for (const auto& m : request.messages) {
       body["messages"].push_back({{"role", m.role}, {"content", m.content}});
@@ -193,6 +279,17 @@ int main(int argc, char** argv) {
   };
 
   const auto http = kagura::llm::make_client("openai", settings);
+  if (std::getenv("KAGURA_BENCH_LOWER_BOUND") != nullptr) {
+    report(
+        "lower bound: the facts of each call appended to a buffer of the thread and handed "
+        "to another thread, against nothing (telemetry off on both sides), " +
+            std::to_string(repetitions) + " x " + std::to_string(calls) + " calls each way",
+        compare(make_agent(false, std::make_shared<FactsOnlyClient>(http)), make_agent(false, http),
+                repetitions, calls, *telemetry));
+    server.stop();
+    server_thread.join();
+    return 0;
+  }
   report(
       "full agent call (template, 2 HTTP round trips to 127.0.0.1, 1 tool call), " +
           std::to_string(repetitions) + " x " + std::to_string(calls) + " calls each way",

@@ -125,8 +125,10 @@ class ActiveExecution {
   // over (append_event, ArgumentsFilter): an agent records the same kinds of events call after
   // call, so reading cold memory to destroy the previous ones and allocating new ones would be
   // work for nothing. Events left over are erased when the execution finishes.
-  void start(std::shared_ptr<CollectorCore> core, std::shared_ptr<ExecutionSink> sink) {
-    core_ = std::move(core);
+  void start(const std::shared_ptr<CollectorCore>& core, std::shared_ptr<ExecutionSink> sink) {
+    // A recycled record mostly comes back to the collector it last served: keeping its
+    // reference then saves two atomic updates of a count other threads share.
+    if (core_ != core) core_ = core;
     sink_ = std::move(sink);
     finished_ = false;
     started_ = std::chrono::steady_clock::now();
