@@ -15,6 +15,8 @@ echo "== ingest and queries =="
 "$build_dir/bench/store_bench" "${1:-1000000}" "${2:-3}"
 echo "== telemetry's share of a full agent call (local HTTP server, one tool round) =="
 "$build_dir/bench/agent_overhead_bench" 101 200
+echo "== the least recording could cost that call: facts appended to a thread's buffer, handed off =="
+KAGURA_BENCH_LOWER_BOUND=1 "$build_dir/bench/agent_overhead_bench" 101 200
 echo "== storage backends: SQLite (baseline), PostgreSQL, MongoDB wire server (bench/backend_bench.sh) =="
 "$root/bench/backend_bench.sh" "${1:-1000000}" 5 100000
 echo "== kagura monitor stats/list as whole processes on a 1,000,000-execution SQLite store =="
