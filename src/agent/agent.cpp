@@ -153,7 +153,7 @@ llm::Message Agent::Impl::run_tool(const llm::ToolCallRequest& request,
   }
   record.duration = seconds_since(start);
   // The tool saw the arguments as the model sent them; the record keeps them redacted.
-  scope.record_tool_call(std::move(record), arguments, &redact_secrets_into);
+  scope.record_tool_call(record, arguments, telemetry::RedactKeys{&is_secret_key});
   return llm::Message::tool_result(request.id, request.name, std::move(result));
 }
 
@@ -249,8 +249,8 @@ std::string Agent::operator()(const nlohmann::json& arguments) const {
     return impl_->call(arguments, inactive);
   }
   const auto telemetry = options.telemetry ? options.telemetry : telemetry::get_global_telemetry();
-  auto scope =
-      telemetry->collector().track_execution(options.name, arguments, &redact_secrets_into);
+  auto scope = telemetry->collector().track_execution(options.name, arguments,
+                                                      telemetry::RedactKeys{&is_secret_key});
   try {
     return impl_->call(arguments, scope);
   } catch (const std::exception& error) {

@@ -88,9 +88,11 @@ bool is_secret_word(const KeyWord& word, const KeyWord& before) {
   return word.packed == pack("key") && !before.too_long && is_key_qualifier(before.packed);
 }
 
+}  // namespace
+
 // Splits "OPENAI_API_KEY", "apiKey", "api-key" into words ({"openai", "api", "key"},
 // {"api", "key"}) and looks for a secret word, or "key" after one of its qualifiers.
-bool is_secret_key(std::string_view key) {
+bool is_secret_key(std::string_view key) noexcept {
   KeyWord before, word;
   for (std::size_t i = 0; i <= key.size(); ++i) {
     const bool end = i == key.size();
@@ -107,6 +109,8 @@ bool is_secret_key(std::string_view key) {
   }
   return false;
 }
+
+namespace {
 
 const nlohmann::json kRedacted = "[REDACTED]";
 

@@ -96,8 +96,17 @@ void AsyncWriter::note_drop_locked(std::uint64_t count) {
 }
 
 void AsyncWriter::submit(std::shared_ptr<const telemetry::Execution> execution) noexcept {
-  if (!execution) return;
-  std::shared_ptr<const telemetry::Execution> evicted;  // destroyed outside the lock
+  enqueue({std::move(execution), nullptr});
+}
+
+void AsyncWriter::submit_incomplete(std::shared_ptr<const telemetry::Execution> execution,
+                                    telemetry::ExecutionCompleter& completer) noexcept {
+  enqueue({std::move(execution), &completer});
+}
+
+void AsyncWriter::enqueue(Queued queued) noexcept {
+  if (!queued.execution) return;
+  Queued evicted;  // destroyed outside the lock
   std::unique_lock lock(mutex_);
   if (stopped_ || stopping_) {
     note_drop_locked(1);
@@ -131,7 +140,7 @@ void AsyncWriter::submit(std::shared_ptr<const telemetry::Execution> execution) 
         break;
     }
   }
-  queue_.push_back(std::move(execution));
+  queue_.push_back(std::move(queued));
   ++submitted_seq_;
   ++stats_.queued;
   // Waking the encoder costs a system call, so the agent's thread only does it when a piece
@@ -203,14 +212,20 @@ void AsyncWriter::run_encoder() {
       if (!in_pieces) progress_.wait(lock, [&] { return ready_.size() < kMaxReady; });
       const std::size_t room = options_.max_batch - (building ? building->prepared_count() : 0);
       const std::size_t take = std::min(queue_.size(), room);
-      std::vector<std::shared_ptr<const telemetry::Execution>> piece;
-      piece.reserve(take);
+      std::vector<Queued> taken;
+      taken.reserve(take);
       for (std::size_t i = 0; i < take; ++i) {
-        piece.push_back(std::move(queue_.front()));
+        taken.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
       staged_ += take;
       lock.unlock();
+      std::vector<std::shared_ptr<const telemetry::Execution>> piece;
+      piece.reserve(take);
+      for (auto& queued : taken) {
+        if (queued.completer != nullptr) queued.completer->complete();
+        piece.push_back(std::move(queued.execution));
+      }
       std::string error;
       try {
         if (building) {

@@ -18,6 +18,7 @@
 #include "kagura/telemetry/json_reuse.hpp"
 #include "kagura/telemetry/notice.hpp"
 #include "telemetry/global_switch.hpp"
+#include "telemetry/record_journal.hpp"
 
 namespace kagura::telemetry {
 namespace detail {
@@ -61,23 +62,6 @@ struct CollectorCore {
             true};
   }
 
-  // Writes every field of `call`, which may hold an earlier call's values.
-  static void write_llm_call(LlmCall& call, const LlmCallInfo& info, Price price) {
-    call.model.assign(info.model);
-    call.provider.assign(info.provider);
-    call.prompt_tokens = info.prompt_tokens;
-    call.completion_tokens = info.completion_tokens;
-    call.cached_tokens = info.cached_tokens;
-    call.cache_write_tokens = info.cache_write_tokens;
-    call.reasoning_tokens = info.reasoning_tokens;
-    call.duration = info.duration;
-    call.time_to_first_token = info.time_to_first_token;
-    call.finish_reason.assign(info.finish_reason);
-    call.retries = info.retries;
-    call.cost_nanos = price.cost_nanos;
-    call.priced = price.priced;
-  }
-
   // Name matching in the price table normalises the name and tries several spellings; an agent
   // uses the same model call after call, so each thread remembers its last answer.
   const pricing::ModelPrice* find_price(const std::string& model) {
@@ -108,48 +92,48 @@ struct CollectorCore {
 
 struct CollectorShared {
   std::shared_ptr<ExecutionSink> sink;
+  bool sink_takes_incomplete = false;  // asked once: a virtual call on a cold object otherwise
   std::shared_ptr<CollectorCore> core;
 };
 
 // The execution being recorded, shared by the scope that owns it and by any thread that was
-// handed its context. The record lives inside this object, so starting an execution costs one
-// allocation, and the sink receives an aliasing pointer to it instead of a copy. The mutex is
-// uncontended unless the user records from several threads.
-class ActiveExecution {
+// handed its context. The record lives inside this object, so starting an execution costs no
+// allocation once records are recycled, and the sink receives an aliasing pointer to it instead
+// of a copy. The mutex is uncontended unless the user records from several threads.
+//
+// While the execution runs, the recording threads write only the first members below and the
+// journal (RecordJournal says why); the record itself is written when the execution is
+// completed: by the thread of a sink that takes incomplete executions (the asynchronous
+// writer's encoder), else on the agent's thread as the execution ends, or before a write that
+// goes to the record directly (a memory operation, a custom event or metric, a tag, a failure).
+class ActiveExecution final : public ExecutionCompleter {
  public:
   ActiveExecution() { record_.events.reserve(4); }
 
-  // Readies a new or recycled object for a new execution, on the recording thread (measured:
-  // readying it on the pipeline's thread instead costs both threads more). A recycled record's
-  // strings keep their capacity, and its events and argument trees stay in place to be written
-  // over (append_event, ArgumentsFilter): an agent records the same kinds of events call after
-  // call, so reading cold memory to destroy the previous ones and allocating new ones would be
-  // work for nothing. Events left over are erased when the execution finishes.
-  void start(const std::shared_ptr<CollectorCore>& core, std::shared_ptr<ExecutionSink> sink) {
+  void start(const CollectorShared& shared, std::string_view agent_name,
+             const ActiveExecution* parent) {
     // A recycled record mostly comes back to the collector it last served: keeping its
     // reference then saves two atomic updates of a count other threads share.
-    if (core_ != core) core_ = core;
-    sink_ = std::move(sink);
+    if (core_ != shared.core) core_ = shared.core;
+    sink_ = shared.sink;
+    sink_takes_incomplete_ = shared.sink_takes_incomplete;
     finished_ = false;
+    record_written_ = false;
+    completed_ = false;
+    journal_.clear();
+    started_at_ = new_execution_id_and_time(id_);
     started_ = std::chrono::steady_clock::now();
-    Execution& r = record_;
-    r.trace_id.clear();
-    r.parent_id.clear();
-    r.agent_name.clear();
-    r.ended_at.reset();
-    r.duration.reset();
-    r.status = ExecutionStatus::running;
-    r.error.clear();
-    r.error_type.clear();
-    if (r.events.size() > kMaxKeptEvents) {
-      r.events = std::vector<Event>();
-      r.events.reserve(4);
+    has_parent_ = parent != nullptr;
+    if (parent != nullptr) {
+      parent_id_ = parent->id_;
+      trace_id_ = parent->trace_id_;
+    } else {
+      trace_id_ = id_;
     }
-    event_count_ = 0;
-    r.metrics = Metrics{};
-    r.tags.clear();
+    journal_.add_agent_name(agent_name);
   }
 
+  // Writes into the record, after what the journal holds, so that events keep their order.
   template <typename Fn>
   void update(Fn&& fn) {
     std::lock_guard lock(mutex_);
@@ -157,8 +141,22 @@ class ActiveExecution {
       core_->late_events.fetch_add(1, std::memory_order_relaxed);
       return;
     }
+    write_record_locked();
     fn(record_);
   }
+
+  // Appends to the journal what the agent's own calls record.
+  template <typename Fn>
+  void journal(Fn&& fn) {
+    std::lock_guard lock(mutex_);
+    if (finished_) {
+      core_->late_events.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    fn(journal_);
+  }
+  // Before the execution is shared.
+  RecordJournal& journal_before_start() noexcept { return journal_; }
 
   void finish() noexcept {
     std::shared_ptr<ExecutionSink> sink;  // released once submitted: see CollectorCore
@@ -166,17 +164,32 @@ class ActiveExecution {
       std::lock_guard lock(mutex_);
       if (finished_) return;
       finished_ = true;
-      const double elapsed =
+      duration_ =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
-      record_.duration = elapsed;
-      record_.ended_at = record_.started_at + elapsed;
-      if (record_.status == ExecutionStatus::running) record_.status = ExecutionStatus::completed;
-      record_.events.erase(record_.events.begin() + static_cast<std::ptrdiff_t>(event_count_),
-                           record_.events.end());
       sink = std::move(sink_);
     }
-    // From here on nothing writes the record (update() refuses), so readers need no lock.
-    sink->submit(std::shared_ptr<const Execution>(shared_from_this(), &record_));
+    // From here on only complete() writes the record (update() and journal() refuse), and
+    // readers read it once complete() has returned.
+    std::shared_ptr<const Execution> execution(shared_from_this(), &record_);
+    if (sink_takes_incomplete_) {
+      sink->submit_incomplete(std::move(execution), *this);
+    } else {
+      complete();
+      sink->submit(std::move(execution));
+    }
+  }
+
+  // ExecutionCompleter: the record written from the journal and the execution's end.
+  void complete() noexcept override {
+    std::lock_guard lock(mutex_);
+    if (completed_ || !finished_) return;
+    write_record_locked();
+    record_.duration = duration_;
+    record_.ended_at = started_at_ + duration_;
+    if (record_.status == ExecutionStatus::running) record_.status = ExecutionStatus::completed;
+    record_.events.erase(record_.events.begin() + static_cast<std::ptrdiff_t>(event_count_),
+                         record_.events.end());
+    completed_ = true;
   }
 
   // What std::enable_shared_from_this gives, set by the recycler: that one checks, on every
@@ -187,9 +200,117 @@ class ActiveExecution {
   void set_owner(const std::shared_ptr<ActiveExecution>& owner) noexcept { self_ = owner; }
   void forget_owner() noexcept { self_.reset(); }
 
+  // Room for the control block of the shared_ptr that owns this object (ExecutionRecycler):
+  // inside the record, it costs no allocation, and no free on the pipeline's thread of memory
+  // the agent's thread allocated.
+  static constexpr std::size_t kControlBlockBytes = 64;
+  void* control_block_storage() noexcept { return control_block_storage_; }
+
+  CollectorCore& core() noexcept { return *core_; }
+  // Set before the execution is shared and never changed, so they are read without the lock.
+  std::string id() const { return {id_.data(), id_.size()}; }
+  std::string trace_id() const { return {trace_id_.data(), trace_id_.size()}; }
+
+ private:
+  using Id = std::array<char, kExecutionIdLength>;
+
+  // Readies the record for this execution the first time, then replays what the journal holds.
+  // A recycled record's strings keep their capacity, and its events and argument trees stay to
+  // be written over (append_event); what is left over is erased in complete().
+  void write_record_locked() noexcept {
+    try {
+      if (!record_written_) {
+        reset_record();
+        record_written_ = true;
+      }
+      if (journal_.empty()) return;
+      journal_.replay(
+          [&](std::string_view name) { record_.agent_name.assign(name); },
+          [&](nlohmann::json arguments) { record_.kwargs = std::move(arguments); },
+          [&](const RecordJournal::LlmCallEntry& entry) { write_llm_call(entry); },
+          [&](RecordJournal::ToolCallEntry&& entry) { write_tool_call(entry); },
+          [&](RecordJournal::MemoryOperationEntry&& entry) { write_memory_operation(entry); },
+          [&](RecordJournal::CustomEventEntry&& entry) {
+            CustomEvent& event = append_event<CustomEvent>(entry.timestamp);
+            event.type.assign(entry.type);
+            event.data = std::move(entry.data);
+          });
+    } catch (...) {
+      // Out of memory: what was written stays; the rest is lost rather than the execution.
+    }
+    journal_.clear();
+  }
+
+  void reset_record() {
+    Execution& r = record_;
+    r.id.assign(id_.data(), id_.size());
+    r.trace_id.assign(trace_id_.data(), trace_id_.size());
+    if (has_parent_) {
+      r.parent_id.assign(parent_id_.data(), parent_id_.size());
+    } else {
+      r.parent_id.clear();
+    }
+    r.agent_name.clear();
+    r.started_at = started_at_;
+    r.ended_at.reset();
+    r.duration.reset();
+    r.status = ExecutionStatus::running;
+    r.error.clear();
+    r.error_type.clear();
+    r.kwargs = nlohmann::json::object();
+    if (r.events.size() > kMaxKeptEvents) {
+      r.events = std::vector<Event>();
+      r.events.reserve(4);
+    }
+    event_count_ = 0;
+    r.metrics = Metrics{};
+    r.tags.clear();
+  }
+
+  void write_llm_call(const RecordJournal::LlmCallEntry& entry) {
+    const auto& n = entry.numbers;
+    LlmCall& call = append_event<LlmCall>(n.timestamp);
+    call.model.assign(entry.model);
+    call.provider.assign(entry.provider);
+    call.prompt_tokens = n.prompt_tokens;
+    call.completion_tokens = n.completion_tokens;
+    call.cached_tokens = n.cached_tokens;
+    call.cache_write_tokens = n.cache_write_tokens;
+    call.reasoning_tokens = n.reasoning_tokens;
+    call.duration = n.duration;
+    call.time_to_first_token =
+        n.has_time_to_first_token ? std::optional<double>(n.time_to_first_token) : std::nullopt;
+    call.finish_reason.assign(entry.finish_reason);
+    call.retries = n.retries;
+    call.cost_nanos = n.cost_nanos;
+    call.priced = n.priced;
+    record_.metrics.add(call);
+  }
+
+  void write_memory_operation(RecordJournal::MemoryOperationEntry& entry) {
+    ++record_.metrics.memory_operations;
+    MemoryOperation& operation = append_event<MemoryOperation>(entry.numbers.timestamp);
+    operation.operation.assign(entry.operation);
+    operation.memory_type.assign(entry.memory_type);
+    operation.duration = entry.numbers.duration;
+    operation.items = entry.numbers.items;
+    operation.details = std::move(entry.details);
+  }
+
+  void write_tool_call(RecordJournal::ToolCallEntry& entry) {
+    ++record_.metrics.tool_calls;
+    ToolCall& call = append_event<ToolCall>(entry.numbers.timestamp);
+    call.tool_name.assign(entry.tool_name);
+    call.duration = entry.numbers.duration;
+    call.success = entry.numbers.success;
+    call.error.assign(entry.error);
+    call.kwargs = std::move(entry.arguments);
+  }
+
+ public:
   // The next event of the record, of kind Payload, for the caller to write every field of:
   // the previous execution's event at that place when it is of the same kind, with its
-  // strings and JSON to be written over. Called under the lock, from update().
+  // strings and JSON to be written over. Called under the lock, once the record is written.
   template <typename Payload>
   Payload& append_event(double timestamp) {
     auto& events = record_.events;
@@ -200,28 +321,29 @@ class ActiveExecution {
     return event.payload.template emplace<Payload>();
   }
 
-  // Room for the control block of the shared_ptr that owns this object (ExecutionRecycler):
-  // inside the record, it costs no allocation, and no free on the pipeline's thread of memory
-  // the agent's thread allocated.
-  static constexpr std::size_t kControlBlockBytes = 64;
-  void* control_block_storage() noexcept { return control_block_storage_; }
-
-  CollectorCore& core() noexcept { return *core_; }
-  // Set before the execution is shared and never changed, so they are read without the lock.
-  Execution& record_before_start() noexcept { return record_; }
-  const std::string& id() const noexcept { return record_.id; }
-  const std::string& trace_id() const noexcept { return record_.trace_id; }
-
  private:
-  std::shared_ptr<CollectorCore> core_;
-  std::shared_ptr<ExecutionSink> sink_;  // until finish()
+  // What the recording threads touch, together at the front: a few consecutive cache lines.
   std::mutex mutex_;
   bool finished_ = false;
+  bool sink_takes_incomplete_ = false;
+  bool has_parent_ = false;
+  bool record_written_ = false;  // reset_record() has run for this execution
+  bool completed_ = false;
+  double started_at_ = 0;
+  double duration_ = 0;
+  std::chrono::steady_clock::time_point started_;
+  Id id_{};
+  Id trace_id_{};
+  Id parent_id_{};
+  RecordJournal journal_;
+  std::shared_ptr<CollectorCore> core_;
+  std::shared_ptr<ExecutionSink> sink_;  // until finish()
   std::weak_ptr<ActiveExecution> self_;
+  alignas(std::max_align_t) std::byte control_block_storage_[kControlBlockBytes];
+
+  // Written when the execution is completed (see above).
   Execution record_;
   std::size_t event_count_ = 0;  // of record_.events, this execution's; the rest are reused
-  std::chrono::steady_clock::time_point started_;
-  alignas(std::max_align_t) std::byte control_block_storage_[kControlBlockBytes];
 
   // An execution with more events than this does not leave them to the next one.
   static constexpr std::size_t kMaxKeptEvents = 64;
@@ -237,10 +359,8 @@ class ActiveExecution {
 // thread). A thread that ends gives its unused records back.
 class ExecutionRecycler {
  public:
-  static ExecutionRecycler& instance() {
-    static auto* recycler = new ExecutionRecycler;  // never destroyed: used until exit
-    return *recycler;
-  }
+  constexpr ExecutionRecycler() = default;
+  static ExecutionRecycler& instance() noexcept;
 
   std::shared_ptr<ActiveExecution> take() {
     thread_local ThreadBatch batch;
@@ -298,10 +418,9 @@ class ExecutionRecycler {
     }
   };
 
-  ExecutionRecycler() { free_.reserve(kMaxKept); }  // give() never allocates
-
   std::size_t take_batch(std::array<ActiveExecution*, kBatch>& into) {
     std::lock_guard lock(mutex_);
+    if (free_.capacity() == 0) free_.reserve(kMaxKept);  // give() then never allocates
     const std::size_t n = std::min(kBatch, free_.size());
     std::copy(free_.end() - static_cast<std::ptrdiff_t>(n), free_.end(), into.begin());
     free_.resize(free_.size() - n);
@@ -323,6 +442,19 @@ class ExecutionRecycler {
   std::vector<ActiveExecution*> free_;
 };
 
+// Initialised at compile time, so instance() checks no guard on each call, and never
+// destroyed: threads may still give records back while the program exits.
+union RecyclerStorage {
+  ExecutionRecycler recycler;
+  constexpr RecyclerStorage() : recycler() {}
+  ~RecyclerStorage() {}  // NOLINT(modernize-use-equals-default): must not destroy the member
+};
+constinit RecyclerStorage g_recycler_storage;
+
+ExecutionRecycler& ExecutionRecycler::instance() noexcept {
+  return g_recycler_storage.recycler;
+}
+
 }  // namespace detail
 
 namespace {
@@ -340,56 +472,33 @@ bool is_builtin_metric(std::string_view name) {
   return false;
 }
 
-std::size_t utf8_boundary_at_or_before(const std::string& text, std::size_t at) {
-  while (at > 0 && (static_cast<unsigned char>(text[at]) & 0xC0) == 0x80) --at;
-  return at;
-}
-
-// Works in place and only on strings that are too long, so ordinary values cost one walk.
-void bound_value_sizes(nlohmann::json& value) {
-  if (value.is_string()) {
-    auto& text = value.get_ref<std::string&>();
-    if (text.size() <= kMaxRecordedValueBytes) return;
-    const std::size_t keep = utf8_boundary_at_or_before(text, kMaxRecordedValueBytes);
-    const std::size_t dropped = text.size() - keep;
-    text.resize(keep);
-    text += "...[truncated " + std::to_string(dropped) + " bytes]";
-  } else if (value.is_structured()) {
-    for (auto& item : value) bound_value_sizes(item);
-  }
-}
-
 bool is_builtin_event(std::string_view type) {
   return type == "llm_call" || type == "tool_call" || type == "memory_operation";
 }
 
 void record_llm(detail::ActiveExecution& active, const LlmCallInfo& info) {
   const auto price = active.core().price_of(info);
-  const double now = unix_now();
-  active.update([&](Execution& e) {
-    LlmCall& call = active.append_event<LlmCall>(now);
-    detail::CollectorCore::write_llm_call(call, info, price);
-    e.metrics.add(call);
-  });
+  const detail::RecordJournal::LlmNumbers numbers{
+      .timestamp = unix_now(),
+      .prompt_tokens = info.prompt_tokens,
+      .completion_tokens = info.completion_tokens,
+      .cached_tokens = info.cached_tokens,
+      .cache_write_tokens = info.cache_write_tokens,
+      .reasoning_tokens = info.reasoning_tokens,
+      .duration = info.duration,
+      .time_to_first_token = info.time_to_first_token.value_or(0.0),
+      .cost_nanos = price.cost_nanos,
+      .retries = info.retries,
+      .has_time_to_first_token = info.time_to_first_token.has_value(),
+      .priced = price.priced};
+  active.journal([&](detail::RecordJournal& journal) { journal.add_llm_call(numbers, info); });
 }
 
-// The fields of a tool-call event other than its arguments.
-void write_tool_call(ToolCall& call, const ToolCallInfo& info) {
-  call.tool_name.assign(info.tool_name);
-  call.duration = info.duration;
-  call.success = info.success;
-  call.error.assign(info.error);
-}
-
-void record_tool(detail::ActiveExecution& active, ToolCallInfo info) {
-  bound_value_sizes(info.kwargs);
-  const double now = unix_now();
-  active.update([&](Execution& e) {
-    ++e.metrics.tool_calls;
-    ToolCall& call = active.append_event<ToolCall>(now);
-    write_tool_call(call, info);
-    call.kwargs = std::move(info.kwargs);
-  });
+void record_tool(detail::ActiveExecution& active, const ToolCallInfo& info) {
+  const detail::RecordJournal::ToolNumbers numbers{
+      .timestamp = unix_now(), .duration = info.duration, .success = info.success};
+  active.journal(
+      [&](detail::RecordJournal& journal) { journal.add_tool_call(numbers, info, &info.kwargs); });
 }
 
 // Writes `arguments` into `recorded` through `filter`. A filter that throws (out of memory, or
@@ -400,7 +509,6 @@ bool record_arguments(ArgumentsFilter filter, nlohmann::json& recorded,
   try {
     (filter != nullptr ? filter : &copy_json_reusing)(recorded, arguments);
     if (recorded.is_null()) recorded = nlohmann::json::object();
-    bound_value_sizes(recorded);
     return true;
   } catch (...) {
     recorded = nullptr;
@@ -414,47 +522,63 @@ void report_failed_filter() noexcept {
       "arguments; a filter must not throw");
 }
 
-void record_tool_reusing(detail::ActiveExecution& active, ToolCallInfo info,
+// Where filters write arguments before they go to the journal: the tree of this thread's
+// previous call of the same kind (an execution's, a tool's), its memory reused
+// (json_reuse.hpp) and still in the thread's caches.
+struct FilteredArguments {
+  nlohmann::json execution;
+  nlohmann::json tool;
+};
+FilteredArguments& filtered_arguments() {
+  thread_local FilteredArguments scratch;
+  return scratch;
+}
+
+void record_tool_reusing(detail::ActiveExecution& active, const ToolCallInfo& info,
                          const nlohmann::json& arguments, ArgumentsFilter filter) {
-  const double now = unix_now();
-  bool recorded = true;
-  active.update([&](Execution& e) {
-    ++e.metrics.tool_calls;
-    ToolCall& call = active.append_event<ToolCall>(now);
-    write_tool_call(call, info);
-    recorded = record_arguments(filter, call.kwargs, arguments);
+  nlohmann::json& filtered = filtered_arguments().tool;
+  const bool recorded = record_arguments(filter, filtered, arguments);
+  const detail::RecordJournal::ToolNumbers numbers{
+      .timestamp = unix_now(), .duration = info.duration, .success = info.success};
+  active.journal([&](detail::RecordJournal& journal) {
+    journal.add_tool_call(numbers, info, recorded ? &filtered : nullptr);
   });
   if (!recorded) report_failed_filter();
 }
 
-void record_memory(detail::ActiveExecution& active, MemoryOperationInfo info) {
-  bound_value_sizes(info.details);
-  const double now = unix_now();
-  active.update([&](Execution& e) {
-    ++e.metrics.memory_operations;
-    MemoryOperation& operation = active.append_event<MemoryOperation>(now);
-    operation.operation.assign(info.operation);
-    operation.memory_type.assign(info.memory_type);
-    operation.duration = info.duration;
-    operation.items = info.items;
-    operation.details = std::move(info.details);
+// Arguments given as null are recorded as an empty object, as a filter's null result is.
+const nlohmann::json& arguments_or_empty(const nlohmann::json& arguments) {
+  static const nlohmann::json kNoArguments = nlohmann::json::object();
+  return arguments.is_null() ? kNoArguments : arguments;
+}
+
+void record_tool_redacting(detail::ActiveExecution& active, const ToolCallInfo& info,
+                           const nlohmann::json& arguments, RedactKeys redact) {
+  const detail::RecordJournal::ToolNumbers numbers{
+      .timestamp = unix_now(), .duration = info.duration, .success = info.success};
+  active.journal([&](detail::RecordJournal& journal) {
+    journal.add_tool_call(numbers, info, &arguments_or_empty(arguments), redact);
   });
 }
 
-void record_custom(detail::ActiveExecution& active, std::string type, nlohmann::json data) {
+void record_memory(detail::ActiveExecution& active, const MemoryOperationInfo& info) {
+  const detail::RecordJournal::MemoryNumbers numbers{
+      .timestamp = unix_now(), .duration = info.duration, .items = info.items};
+  active.journal(
+      [&](detail::RecordJournal& journal) { journal.add_memory_operation(numbers, info); });
+}
+
+void record_custom(detail::ActiveExecution& active, const std::string& type,
+                   const nlohmann::json& data) {
   if (is_builtin_event(type) || type.empty()) {
     notify("custom event type '" + type +
            "' refused: use record_llm_call, record_tool_call or record_memory_operation for "
            "built-in event types, and a non-empty name otherwise");
     return;
   }
-  bound_value_sizes(data);
   const double now = unix_now();
-  active.update([&](Execution&) {
-    CustomEvent& event = active.append_event<CustomEvent>(now);
-    event.type.assign(type);
-    event.data = std::move(data);
-  });
+  active.journal(
+      [&](detail::RecordJournal& journal) { journal.add_custom_event(now, type, data); });
 }
 
 void record_metric_into(detail::ActiveExecution& active, std::string name, nlohmann::json value) {
@@ -472,18 +596,9 @@ void add_tag_into(detail::ActiveExecution& active, std::string key, std::string 
 
 // A recycled record readied for a new execution on this thread, its arguments still to set.
 std::shared_ptr<detail::ActiveExecution> start_execution(detail::CollectorShared& shared,
-                                                         std::string agent_name) {
+                                                         std::string_view agent_name) {
   auto active = detail::ExecutionRecycler::instance().take();
-  active->start(shared.core, shared.sink);
-  Execution& record = active->record_before_start();
-  record.started_at = new_execution_id_and_time(record.id);
-  if (t_current != nullptr) {
-    record.parent_id = t_current->id();
-    record.trace_id = t_current->trace_id();
-  } else {
-    record.trace_id = record.id;
-  }
-  record.agent_name = std::move(agent_name);
+  active->start(shared, agent_name, t_current);
   return active;
 }
 
@@ -541,17 +656,21 @@ void ExecutionScope::record_llm_call(const LlmCallInfo& call) {
   if (active_) record_llm(*active_, call);
 }
 void ExecutionScope::record_tool_call(ToolCallInfo call) {
-  if (active_) record_tool(*active_, std::move(call));
+  if (active_) record_tool(*active_, call);
 }
 void ExecutionScope::record_tool_call(ToolCallInfo call, const nlohmann::json& arguments,
                                       ArgumentsFilter filter) {
-  if (active_) record_tool_reusing(*active_, std::move(call), arguments, filter);
+  if (active_) record_tool_reusing(*active_, call, arguments, filter);
+}
+void ExecutionScope::record_tool_call(const ToolCallInfo& call, const nlohmann::json& arguments,
+                                      RedactKeys redact) {
+  if (active_) record_tool_redacting(*active_, call, arguments, redact);
 }
 void ExecutionScope::record_memory_operation(MemoryOperationInfo operation) {
-  if (active_) record_memory(*active_, std::move(operation));
+  if (active_) record_memory(*active_, operation);
 }
 void ExecutionScope::record_event(std::string type, nlohmann::json data) {
-  if (active_) record_custom(*active_, std::move(type), std::move(data));
+  if (active_) record_custom(*active_, type, data);
 }
 void ExecutionScope::record_metric(std::string name, nlohmann::json value) {
   if (active_) record_metric_into(*active_, std::move(name), std::move(value));
@@ -588,6 +707,7 @@ Collector::Collector(std::shared_ptr<ExecutionSink> sink,
                      std::shared_ptr<const pricing::PriceTable> prices)
     : shared_(std::make_shared<detail::CollectorShared>()) {
   shared_->sink = std::move(sink);
+  shared_->sink_takes_incomplete = shared_->sink && shared_->sink->takes_incomplete();
   shared_->core = std::make_shared<detail::CollectorCore>();
   shared_->core->prices = std::move(prices);
 }
@@ -604,23 +724,28 @@ std::uint64_t Collector::late_events() const noexcept {
 
 ExecutionScope Collector::track_execution(std::string agent_name, nlohmann::json kwargs) {
   if (!enabled() || !detail::g_telemetry_enabled.load(std::memory_order_relaxed)) return {};
-  auto active = start_execution(*shared_, std::move(agent_name));
-  Execution& record = active->record_before_start();
-  if (kwargs.is_null()) {
-    record.kwargs = nlohmann::json::object();
-  } else {
-    bound_value_sizes(kwargs);
-    record.kwargs = std::move(kwargs);
-  }
+  auto active = start_execution(*shared_, agent_name);
+  if (kwargs.is_null()) kwargs = nlohmann::json::object();
+  active->journal_before_start().add_arguments(&kwargs);
   return ExecutionScope(std::move(active));
 }
 
 ExecutionScope Collector::track_execution(std::string agent_name, const nlohmann::json& kwargs,
                                           ArgumentsFilter filter) {
   if (!enabled() || !detail::g_telemetry_enabled.load(std::memory_order_relaxed)) return {};
-  auto active = start_execution(*shared_, std::move(agent_name));
-  Execution& record = active->record_before_start();
-  if (!record_arguments(filter, record.kwargs, kwargs)) report_failed_filter();
+  auto active = start_execution(*shared_, agent_name);
+  nlohmann::json& filtered = filtered_arguments().execution;
+  const bool recorded = record_arguments(filter, filtered, kwargs);
+  active->journal_before_start().add_arguments(recorded ? &filtered : nullptr);
+  if (!recorded) report_failed_filter();
+  return ExecutionScope(std::move(active));
+}
+
+ExecutionScope Collector::track_execution(std::string_view agent_name, const nlohmann::json& kwargs,
+                                          RedactKeys redact) {
+  if (!enabled() || !detail::g_telemetry_enabled.load(std::memory_order_relaxed)) return {};
+  auto active = start_execution(*shared_, agent_name);
+  active->journal_before_start().add_arguments(&arguments_or_empty(kwargs), redact);
   return ExecutionScope(std::move(active));
 }
 
@@ -633,13 +758,13 @@ void Collector::record_llm_call(const LlmCallInfo& call) {
   if (t_current != nullptr) record_llm(*t_current, call);
 }
 void Collector::record_tool_call(ToolCallInfo call) {
-  if (t_current != nullptr) record_tool(*t_current, std::move(call));
+  if (t_current != nullptr) record_tool(*t_current, call);
 }
 void Collector::record_memory_operation(MemoryOperationInfo operation) {
-  if (t_current != nullptr) record_memory(*t_current, std::move(operation));
+  if (t_current != nullptr) record_memory(*t_current, operation);
 }
 void Collector::record_event(std::string type, nlohmann::json data) {
-  if (t_current != nullptr) record_custom(*t_current, std::move(type), std::move(data));
+  if (t_current != nullptr) record_custom(*t_current, type, data);
 }
 void Collector::record_metric(std::string name, nlohmann::json value) {
   if (t_current != nullptr) record_metric_into(*t_current, std::move(name), std::move(value));

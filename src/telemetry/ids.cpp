@@ -37,11 +37,9 @@ std::uint64_t next_random() noexcept {
   return z ^ (z >> 31);
 }
 
-void append_hex(std::string& out, std::uint64_t value, int digits) {
+void write_hex(std::span<char, 16> out, std::uint64_t value) noexcept {
   static constexpr char kHex[] = "0123456789abcdef";
-  for (int shift = (digits - 1) * 4; shift >= 0; shift -= 4) {
-    out.push_back(kHex[(value >> shift) & 0xF]);
-  }
+  for (std::size_t i = 0; i < out.size(); ++i) out[i] = kHex[(value >> (60 - 4 * i)) & 0xF];
 }
 
 }  // namespace
@@ -62,6 +60,11 @@ void new_execution_id(std::string& id) {
 }
 
 double new_execution_id_and_time(std::string& id) {
+  id.resize(kExecutionIdLength);
+  return new_execution_id_and_time(std::span<char, kExecutionIdLength>(id.data(), id.size()));
+}
+
+double new_execution_id_and_time(std::span<char, kExecutionIdLength> id) noexcept {
   using namespace std::chrono;
   const auto now_ns = duration_cast<nanoseconds>(system_clock::now().time_since_epoch()).count();
   const auto unix_ms = static_cast<std::uint64_t>(now_ns / 1'000'000);
@@ -69,10 +72,8 @@ double new_execution_id_and_time(std::string& id) {
   const auto sub_ms = static_cast<std::uint64_t>((now_ns % 1'000'000) * 4096 / 1'000'000);
   const std::uint64_t high = (unix_ms << 16) | (0x7ULL << 12) | sub_ms;
   const std::uint64_t low = (next_random() & 0x3FFFFFFFFFFFFFFFULL) | 0x8000000000000000ULL;
-  id.clear();
-  id.reserve(32);
-  append_hex(id, high, 16);
-  append_hex(id, low, 16);
+  write_hex(id.first<16>(), high);
+  write_hex(id.last<16>(), low);
   return static_cast<double>(now_ns) / 1e9;
 }
 

@@ -5,17 +5,22 @@
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <cmath>
 #include <condition_variable>
 #include <future>
 #include <latch>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <set>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "kagura/pipeline/async_writer.hpp"
+#include "kagura/pipeline/batch_destination.hpp"
 #include "kagura/pricing/price_table.hpp"
 #include "kagura/telemetry/ids.hpp"
 #include "kagura/telemetry/json_reuse.hpp"
@@ -302,6 +307,95 @@ TEST_F(CollectorTest, ARecycledRecordHoldsOnlyWhatItsOwnExecutionRecorded) {
   EXPECT_EQ(copying->copies[2].kwargs, nlohmann::json::object()) << "null arguments";
   EXPECT_EQ(copying->copies[3].kwargs, "not an object");
   EXPECT_EQ(copying->copies[3].metrics.cost_nanos, 250'000'000);
+}
+
+// Keeps a copy of every execution it is given: by the asynchronous writer, once its encoder
+// has completed them.
+class CopyingDestination final : public pipeline::BatchDestination {
+ public:
+  std::string backend_name() const override { return "copies"; }
+  std::string location() const override { return "memory"; }
+  std::size_t save_executions(std::span<const Execution* const> batch) override {
+    std::lock_guard lock(mutex);
+    for (const Execution* execution : batch) copies.push_back(*execution);
+    return batch.size();
+  }
+  std::mutex mutex;
+  std::vector<Execution> copies;
+};
+
+// The asynchronous writer takes executions whose record is still in the collector's journal
+// and completes them on its encoder's thread: what it stores is what a sink that takes
+// complete executions gets (each scenario recorded once beforehand into such a sink).
+TEST_F(CollectorTest, TheAsynchronousWriterCompletesWhatTheJournalHolds) {
+  constexpr int kScenarios = 4;
+  for (int scenario = 0; scenario < kScenarios; ++scenario) record_scenario(collector, scenario);
+  ASSERT_EQ(sink->size(), static_cast<std::size_t>(kScenarios));
+  EXPECT_FALSE(sink->takes_incomplete());
+
+  auto destination = std::make_shared<CopyingDestination>();
+  auto writer = std::make_shared<pipeline::AsyncWriter>(destination);
+  ASSERT_TRUE(writer->takes_incomplete());
+  {
+    Collector through_writer{writer, prices};
+    const std::vector<int> order = {0, 1, 2, 3, 0, 2, 1, 3, 1, 0, 3, 2, 0, 0, 3, 3};
+    for (int scenario : order) record_scenario(through_writer, scenario);
+    ASSERT_TRUE(writer->flush());
+    std::lock_guard lock(destination->mutex);
+    ASSERT_EQ(destination->copies.size(), order.size());
+    for (std::size_t i = 0; i < order.size(); ++i) {
+      SCOPED_TRACE("execution " + std::to_string(i) + ", scenario " + std::to_string(order[i]));
+      EXPECT_EQ(without_ids_and_times(destination->copies[i]),
+                without_ids_and_times(sink->at(static_cast<std::size_t>(order[i]))));
+    }
+  }
+  writer->shutdown();
+}
+
+bool is_secret_for_test(std::string_view key) {
+  return key == "password" || key == "token";
+}
+
+// RedactKeys: arguments written into the journal as they are read, secrets replaced at any
+// depth, long strings cut as everywhere else, every JSON type kept as it was.
+TEST_F(CollectorTest, RedactKeysRecordsTheArgumentsWithTheirSecretsRedacted) {
+  const std::string huge(kMaxRecordedValueBytes + 10, 'x');
+  const nlohmann::json arguments = {
+      {"password", "hunter2"},
+      {"nested", {{"token", {{"deep", "value"}}}, {"list", {1, {{"password", "p"}}, "x"}}}},
+      {"numbers",
+       {std::numeric_limits<std::int64_t>::min(), std::numeric_limits<std::uint64_t>::max(), 0.1,
+        -0.0, 1e308}},
+      {"flags", {true, false, nullptr}},
+      {"bytes", nlohmann::json::binary({1, 2, 3}, 42)},
+      {"huge", huge},
+      {"empty", nlohmann::json::object()}};
+  {
+    auto scope = collector.track_execution("redacting", arguments, RedactKeys{&is_secret_for_test});
+    scope.record_tool_call({.tool_name = "login", .duration = 0.25}, arguments,
+                           RedactKeys{&is_secret_for_test});
+    scope.record_tool_call({.tool_name = "none"}, nullptr, RedactKeys{});
+  }
+  ASSERT_EQ(sink->size(), 1U);
+  const Execution e = sink->at(0);
+  nlohmann::json expected = arguments;
+  expected["password"] = "[REDACTED]";
+  expected["nested"]["token"] = "[REDACTED]";
+  expected["nested"]["list"][1]["password"] = "[REDACTED]";
+  expected["huge"] = huge.substr(0, kMaxRecordedValueBytes) + "...[truncated 10 bytes]";
+  EXPECT_EQ(e.kwargs, expected);
+  EXPECT_EQ(e.kwargs["numbers"][1].get<std::uint64_t>(), std::numeric_limits<std::uint64_t>::max());
+  EXPECT_TRUE(e.kwargs["numbers"][3].get<double>() == 0.0 &&
+              std::signbit(e.kwargs["numbers"][3].get<double>()));
+  EXPECT_EQ(e.kwargs["bytes"].get_binary().subtype(), 42U);
+  ASSERT_EQ(e.events.size(), 2U);
+  const auto& tool = std::get<ToolCall>(e.events[0].payload);
+  EXPECT_EQ(tool.tool_name, "login");
+  EXPECT_EQ(tool.duration, 0.25);
+  EXPECT_EQ(tool.kwargs, expected);
+  EXPECT_EQ(std::get<ToolCall>(e.events[1].payload).kwargs, nlohmann::json::object())
+      << "null arguments are recorded as an empty object";
+  EXPECT_EQ(e.metrics.tool_calls, 2);
 }
 
 // A sink may keep a weak_ptr to an execution after letting it go. The record shares its memory

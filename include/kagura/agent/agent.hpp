@@ -111,7 +111,11 @@ class Agent {
 // "OPENAI_API_KEY", "auth_token"). Words, not substrings: "max_tokens" is kept.
 nlohmann::json redact_secrets(const nlohmann::json& arguments);
 // The same written into `recorded`, reusing the memory of what it holds (an earlier call's
-// arguments): the telemetry::ArgumentsFilter with which agents record their arguments.
+// arguments): a telemetry::ArgumentsFilter.
 void redact_secrets_into(nlohmann::json& recorded, const nlohmann::json& arguments);
+// Whether redaction treats a key as a secret's ("api_key", "OPENAI_API_KEY", "apiKey",
+// "password", "auth_token", ...; not "max_tokens" or "primary_key"). Agents record their
+// arguments through telemetry::RedactKeys{&is_secret_key}.
+bool is_secret_key(std::string_view key) noexcept;
 
 }  // namespace kagura::agent

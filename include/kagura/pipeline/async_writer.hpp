@@ -96,6 +96,10 @@ class AsyncWriter final : public telemetry::ExecutionSink {
   AsyncWriter& operator=(const AsyncWriter&) = delete;
 
   void submit(std::shared_ptr<const telemetry::Execution> execution) noexcept override;
+  // Executions are completed on the encoder's thread, before they are prepared.
+  bool takes_incomplete() const noexcept override { return true; }
+  void submit_incomplete(std::shared_ptr<const telemetry::Execution> execution,
+                         telemetry::ExecutionCompleter& completer) noexcept override;
 
   // Waits until everything submitted before the call has been written (or has failed).
   // Returns false if `timeout` passed first.
@@ -111,6 +115,11 @@ class AsyncWriter final : public telemetry::ExecutionSink {
   BatchDestination& destination() noexcept { return *store_; }
 
  private:
+  struct Queued {
+    std::shared_ptr<const telemetry::Execution> execution;
+    telemetry::ExecutionCompleter* completer = nullptr;  // null: complete already
+  };
+  void enqueue(Queued queued) noexcept;
   void run_encoder();
   void run_writer();
   void write_prepared(PreparedBatch& batch);
@@ -132,7 +141,7 @@ class AsyncWriter final : public telemetry::ExecutionSink {
   std::condition_variable wake_encoder_;
   std::condition_variable batch_ready_;
   std::condition_variable progress_;  // room on the queue or for a prepared batch, a batch done
-  std::deque<std::shared_ptr<const telemetry::Execution>> queue_;
+  std::deque<Queued> queue_;
   // Prepared batches waiting for the writer thread, and written ones waiting for the encoder
   // thread to free them (so the writer spends its time in the database only).
   std::deque<std::unique_ptr<PreparedBatch>> ready_;

@@ -71,6 +71,14 @@ struct MemoryOperationInfo {
 // It runs under the execution's lock, so it must not record into the execution itself.
 using ArgumentsFilter = void (*)(nlohmann::json& recorded, const nlohmann::json& arguments);
 
+// Records arguments with the value of every member whose key `is_secret` flags, at any depth,
+// replaced by "[REDACTED]": what agents use (agent::is_secret_key). The arguments are written
+// into the execution's compact journal as they are read, with no copy of the tree, which is
+// the cheapest way to record them on the agent's thread. `is_secret` must not throw.
+struct RedactKeys {
+  bool (*is_secret)(std::string_view key) = nullptr;  // nullptr: nothing redacted
+};
+
 namespace detail {
 class ActiveExecution;
 struct CollectorShared;
@@ -131,6 +139,9 @@ class ExecutionScope {
   // The same with the tool's arguments written by `filter` into a recycled event's argument
   // tree, instead of being handed over in call.kwargs (which is ignored).
   void record_tool_call(ToolCallInfo call, const nlohmann::json& arguments, ArgumentsFilter filter);
+  // The same with the tool's arguments recorded as RedactKeys says.
+  void record_tool_call(const ToolCallInfo& call, const nlohmann::json& arguments,
+                        RedactKeys redact);
   void record_memory_operation(MemoryOperationInfo operation);
   // A custom event; `type` must not be one of the built-in event types.
   void record_event(std::string type, nlohmann::json data = nlohmann::json::object());
@@ -173,6 +184,9 @@ class Collector {
   // what agents use, as the same agent is called again and again with arguments of one shape.
   ExecutionScope track_execution(std::string agent_name, const nlohmann::json& kwargs,
                                  ArgumentsFilter filter);
+  // The same with the arguments recorded as RedactKeys says.
+  ExecutionScope track_execution(std::string_view agent_name, const nlohmann::json& kwargs,
+                                 RedactKeys redact);
 
   // Runs fn() inside an execution. An exception escaping fn() is recorded with its message,
   // the execution marked failed, and the exception rethrown unchanged.

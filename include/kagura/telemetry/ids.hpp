@@ -1,5 +1,7 @@
 #pragma once
 
+#include <cstddef>
+#include <span>
 #include <string>
 
 namespace kagura::telemetry {
@@ -16,5 +18,8 @@ void new_execution_id(std::string& out);
 // The same, and the time it carries as Unix seconds (at full precision, not cut to the
 // millisecond): an execution's id and start time from one reading of the clock.
 double new_execution_id_and_time(std::string& out);
+// The same into 32 characters, without a string (the collector keeps ids in place).
+inline constexpr std::size_t kExecutionIdLength = 32;
+double new_execution_id_and_time(std::span<char, kExecutionIdLength> out) noexcept;
 
 }  // namespace kagura::telemetry
