@@ -655,10 +655,10 @@ std::string ExecutionScope::trace_id() const {
 void ExecutionScope::record_llm_call(const LlmCallInfo& call) {
   if (active_) record_llm(*active_, call);
 }
-void ExecutionScope::record_tool_call(ToolCallInfo call) {
+void ExecutionScope::record_tool_call(const ToolCallInfo& call) {
   if (active_) record_tool(*active_, call);
 }
-void ExecutionScope::record_tool_call(ToolCallInfo call, const nlohmann::json& arguments,
+void ExecutionScope::record_tool_call(const ToolCallInfo& call, const nlohmann::json& arguments,
                                       ArgumentsFilter filter) {
   if (active_) record_tool_reusing(*active_, call, arguments, filter);
 }
@@ -666,10 +666,10 @@ void ExecutionScope::record_tool_call(const ToolCallInfo& call, const nlohmann::
                                       RedactKeys redact) {
   if (active_) record_tool_redacting(*active_, call, arguments, redact);
 }
-void ExecutionScope::record_memory_operation(MemoryOperationInfo operation) {
+void ExecutionScope::record_memory_operation(const MemoryOperationInfo& operation) {
   if (active_) record_memory(*active_, operation);
 }
-void ExecutionScope::record_event(std::string type, nlohmann::json data) {
+void ExecutionScope::record_event(const std::string& type, const nlohmann::json& data) {
   if (active_) record_custom(*active_, type, data);
 }
 void ExecutionScope::record_metric(std::string name, nlohmann::json value) {
@@ -722,15 +722,15 @@ std::uint64_t Collector::late_events() const noexcept {
   return shared_->core->late_events.load(std::memory_order_relaxed);
 }
 
-ExecutionScope Collector::track_execution(std::string agent_name, nlohmann::json kwargs) {
+ExecutionScope Collector::track_execution(std::string_view agent_name,
+                                          const nlohmann::json& kwargs) {
   if (!enabled() || !detail::g_telemetry_enabled.load(std::memory_order_relaxed)) return {};
   auto active = start_execution(*shared_, agent_name);
-  if (kwargs.is_null()) kwargs = nlohmann::json::object();
-  active->journal_before_start().add_arguments(&kwargs);
+  active->journal_before_start().add_arguments(&arguments_or_empty(kwargs));
   return ExecutionScope(std::move(active));
 }
 
-ExecutionScope Collector::track_execution(std::string agent_name, const nlohmann::json& kwargs,
+ExecutionScope Collector::track_execution(std::string_view agent_name, const nlohmann::json& kwargs,
                                           ArgumentsFilter filter) {
   if (!enabled() || !detail::g_telemetry_enabled.load(std::memory_order_relaxed)) return {};
   auto active = start_execution(*shared_, agent_name);
@@ -757,13 +757,13 @@ ExecutionContext Collector::current() noexcept {
 void Collector::record_llm_call(const LlmCallInfo& call) {
   if (t_current != nullptr) record_llm(*t_current, call);
 }
-void Collector::record_tool_call(ToolCallInfo call) {
+void Collector::record_tool_call(const ToolCallInfo& call) {
   if (t_current != nullptr) record_tool(*t_current, call);
 }
-void Collector::record_memory_operation(MemoryOperationInfo operation) {
+void Collector::record_memory_operation(const MemoryOperationInfo& operation) {
   if (t_current != nullptr) record_memory(*t_current, operation);
 }
-void Collector::record_event(std::string type, nlohmann::json data) {
+void Collector::record_event(const std::string& type, const nlohmann::json& data) {
   if (t_current != nullptr) record_custom(*t_current, type, data);
 }
 void Collector::record_metric(std::string name, nlohmann::json value) {

@@ -135,16 +135,17 @@ class ExecutionScope {
   ExecutionContext context() const { return ExecutionContext(active_); }
 
   void record_llm_call(const LlmCallInfo& call);
-  void record_tool_call(ToolCallInfo call);
+  void record_tool_call(const ToolCallInfo& call);
   // The same with the tool's arguments written by `filter` into a recycled event's argument
   // tree, instead of being handed over in call.kwargs (which is ignored).
-  void record_tool_call(ToolCallInfo call, const nlohmann::json& arguments, ArgumentsFilter filter);
+  void record_tool_call(const ToolCallInfo& call, const nlohmann::json& arguments,
+                        ArgumentsFilter filter);
   // The same with the tool's arguments recorded as RedactKeys says.
   void record_tool_call(const ToolCallInfo& call, const nlohmann::json& arguments,
                         RedactKeys redact);
-  void record_memory_operation(MemoryOperationInfo operation);
+  void record_memory_operation(const MemoryOperationInfo& operation);
   // A custom event; `type` must not be one of the built-in event types.
-  void record_event(std::string type, nlohmann::json data = nlohmann::json::object());
+  void record_event(const std::string& type, const nlohmann::json& data = nlohmann::json::object());
   // A custom metric (a number, string or boolean); built-in metric names are refused.
   void record_metric(std::string name, nlohmann::json value);
   void add_tag(std::string key, std::string value);
@@ -178,11 +179,10 @@ class Collector {
 
   // Starts an execution and makes it current on this thread. Returns an inactive scope when
   // the collector is disabled.
-  ExecutionScope track_execution(std::string agent_name,
-                                 nlohmann::json kwargs = nlohmann::json::object());
-  // The same with the arguments written by `filter` into the recycled record's argument tree:
-  // what agents use, as the same agent is called again and again with arguments of one shape.
-  ExecutionScope track_execution(std::string agent_name, const nlohmann::json& kwargs,
+  ExecutionScope track_execution(std::string_view agent_name,
+                                 const nlohmann::json& kwargs = nlohmann::json::object());
+  // The same with the arguments recorded as `filter` writes them.
+  ExecutionScope track_execution(std::string_view agent_name, const nlohmann::json& kwargs,
                                  ArgumentsFilter filter);
   // The same with the arguments recorded as RedactKeys says.
   ExecutionScope track_execution(std::string_view agent_name, const nlohmann::json& kwargs,
@@ -191,8 +191,8 @@ class Collector {
   // Runs fn() inside an execution. An exception escaping fn() is recorded with its message,
   // the execution marked failed, and the exception rethrown unchanged.
   template <typename Fn>
-  decltype(auto) track(std::string agent_name, nlohmann::json kwargs, Fn&& fn) {
-    auto scope = track_execution(std::move(agent_name), std::move(kwargs));
+  decltype(auto) track(std::string_view agent_name, const nlohmann::json& kwargs, Fn&& fn) {
+    auto scope = track_execution(agent_name, kwargs);
     try {
       return std::forward<Fn>(fn)(scope);
     } catch (const std::exception& error) {
@@ -209,9 +209,10 @@ class Collector {
   // without being handed a scope or a collector: Collector::record_tool_call(...).
   static ExecutionContext current() noexcept;
   static void record_llm_call(const LlmCallInfo& call);
-  static void record_tool_call(ToolCallInfo call);
-  static void record_memory_operation(MemoryOperationInfo operation);
-  static void record_event(std::string type, nlohmann::json data = nlohmann::json::object());
+  static void record_tool_call(const ToolCallInfo& call);
+  static void record_memory_operation(const MemoryOperationInfo& operation);
+  static void record_event(const std::string& type,
+                           const nlohmann::json& data = nlohmann::json::object());
   static void record_metric(std::string name, nlohmann::json value);
   static void add_tag(std::string key, std::string value);
 
