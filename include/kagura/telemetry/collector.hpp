@@ -65,10 +65,11 @@ struct MemoryOperationInfo {
 };
 
 // Writes into `recorded` the form of `arguments` an execution keeps (a copy, or a copy with
-// secrets redacted). `recorded` may hold an earlier execution's arguments, whose memory a
-// filter that assigns into it (json_reuse.hpp) reuses. nullptr: copy_json_reusing. A filter
-// that throws does not fail the call: the arguments are then recorded as null, with a notice.
-// It runs under the execution's lock, so it must not record into the execution itself.
+// secrets redacted). `recorded` is a tree of the calling thread's that may hold the arguments
+// of its previous call, whose memory a filter that assigns into it (json_reuse.hpp) reuses.
+// nullptr: copy_json_reusing. A filter that throws does not fail the call: the arguments are
+// then recorded as null, with a notice. It must not record anything itself (that would reuse
+// the same tree).
 using ArgumentsFilter = void (*)(nlohmann::json& recorded, const nlohmann::json& arguments);
 
 // Records arguments with the value of every member whose key `is_secret` flags, at any depth,
