@@ -136,24 +136,16 @@ class ActiveExecution final : public ExecutionCompleter {
   // Writes into the record, after what the journal holds, so that events keep their order.
   template <typename Fn>
   void update(Fn&& fn) {
-    std::lock_guard lock(mutex_);
-    if (finished_) {
-      core_->late_events.fetch_add(1, std::memory_order_relaxed);
-      return;
-    }
-    write_record_locked();
-    fn(record_);
+    while_running([&] {
+      write_record_locked();
+      fn(record_);
+    });
   }
 
   // Appends to the journal what the agent's own calls record.
   template <typename Fn>
   void journal(Fn&& fn) {
-    std::lock_guard lock(mutex_);
-    if (finished_) {
-      core_->late_events.fetch_add(1, std::memory_order_relaxed);
-      return;
-    }
-    fn(journal_);
+    while_running([&] { fn(journal_); });
   }
   // Before the execution is shared.
   RecordJournal& journal_before_start() noexcept { return journal_; }
@@ -213,6 +205,17 @@ class ActiveExecution final : public ExecutionCompleter {
 
  private:
   using Id = std::array<char, kExecutionIdLength>;
+
+  // Runs fn under the lock unless the execution has ended (then counts a late event).
+  template <typename Fn>
+  void while_running(Fn&& fn) {
+    std::lock_guard lock(mutex_);
+    if (finished_) {
+      core_->late_events.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    fn();
+  }
 
   // Readies the record for this execution the first time, then replays what the journal holds.
   // A recycled record's strings keep their capacity, and its events and argument trees stay to
