@@ -497,11 +497,19 @@ void record_llm(detail::ActiveExecution& active, const LlmCallInfo& info) {
   active.journal([&](detail::RecordJournal& journal) { journal.add_llm_call(numbers, info); });
 }
 
-void record_tool(detail::ActiveExecution& active, const ToolCallInfo& info) {
+// A tool call into the journal, with `arguments` as they are to be recorded (nullptr: null)
+// and the members `redact` flags replaced.
+void journal_tool_call(detail::ActiveExecution& active, const ToolCallInfo& info,
+                       const nlohmann::json* arguments, RedactKeys redact = {}) {
   const detail::RecordJournal::ToolNumbers numbers{
       .timestamp = unix_now(), .duration = info.duration, .success = info.success};
-  active.journal(
-      [&](detail::RecordJournal& journal) { journal.add_tool_call(numbers, info, &info.kwargs); });
+  active.journal([&](detail::RecordJournal& journal) {
+    journal.add_tool_call(numbers, info, arguments, redact);
+  });
+}
+
+void record_tool(detail::ActiveExecution& active, const ToolCallInfo& info) {
+  journal_tool_call(active, info, &info.kwargs);
 }
 
 // Writes `arguments` into `recorded` through `filter`. A filter that throws (out of memory, or
@@ -541,11 +549,7 @@ void record_tool_reusing(detail::ActiveExecution& active, const ToolCallInfo& in
                          const nlohmann::json& arguments, ArgumentsFilter filter) {
   nlohmann::json& filtered = filtered_arguments().tool;
   const bool recorded = record_arguments(filter, filtered, arguments);
-  const detail::RecordJournal::ToolNumbers numbers{
-      .timestamp = unix_now(), .duration = info.duration, .success = info.success};
-  active.journal([&](detail::RecordJournal& journal) {
-    journal.add_tool_call(numbers, info, recorded ? &filtered : nullptr);
-  });
+  journal_tool_call(active, info, recorded ? &filtered : nullptr);
   if (!recorded) report_failed_filter();
 }
 
@@ -557,11 +561,7 @@ const nlohmann::json& arguments_or_empty(const nlohmann::json& arguments) {
 
 void record_tool_redacting(detail::ActiveExecution& active, const ToolCallInfo& info,
                            const nlohmann::json& arguments, RedactKeys redact) {
-  const detail::RecordJournal::ToolNumbers numbers{
-      .timestamp = unix_now(), .duration = info.duration, .success = info.success};
-  active.journal([&](detail::RecordJournal& journal) {
-    journal.add_tool_call(numbers, info, &arguments_or_empty(arguments), redact);
-  });
+  journal_tool_call(active, info, &arguments_or_empty(arguments), redact);
 }
 
 void record_memory(detail::ActiveExecution& active, const MemoryOperationInfo& info) {
@@ -727,10 +727,7 @@ std::uint64_t Collector::late_events() const noexcept {
 
 ExecutionScope Collector::track_execution(std::string_view agent_name,
                                           const nlohmann::json& kwargs) {
-  if (!enabled() || !detail::g_telemetry_enabled.load(std::memory_order_relaxed)) return {};
-  auto active = start_execution(*shared_, agent_name);
-  active->journal_before_start().add_arguments(&arguments_or_empty(kwargs));
-  return ExecutionScope(std::move(active));
+  return track_execution(agent_name, kwargs, RedactKeys{});
 }
 
 ExecutionScope Collector::track_execution(std::string_view agent_name, const nlohmann::json& kwargs,
