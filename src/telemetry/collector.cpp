@@ -11,6 +11,7 @@
 #include <mutex>
 #include <new>
 #include <set>
+#include <span>
 #include <typeinfo>
 
 #include "kagura/pricing/price_table.hpp"
@@ -96,165 +97,221 @@ struct CollectorShared {
   std::shared_ptr<CollectorCore> core;
 };
 
-// The execution being recorded, shared by the scope that owns it and by any thread that was
-// handed its context. The record lives inside this object, so starting an execution costs no
-// allocation once records are recycled, and the sink receives an aliasing pointer to it instead
-// of a copy. The mutex is uncontended unless the user records from several threads.
+// Records of both kinds below are recycled: a finished one comes back to its Recycler when the
+// last owner lets go of it, and the next execution on any thread takes one, its strings, event
+// list and journal keeping their memory, so recording allocates only what the user's data needs.
 //
-// While the execution runs, the recording threads write only the first members below and the
-// journal (RecordJournal says why); the record itself is written when the execution is
-// completed: by the thread of a sink that takes incomplete executions (the asynchronous
-// writer's encoder), else on the agent's thread as the execution ends, or before a write that
-// goes to the record directly (a memory operation, a custom event or metric, a tag, a failure).
-class ActiveExecution final : public ExecutionCompleter {
+// Each thread that takes records keeps a batch of its own, so that the lock and the shared list,
+// which the pipeline's threads write as they give records back, are touched once per batch
+// rather than once per execution (both are cache misses on the agent's thread). A record let go
+// of on such a thread goes back into its batch, to be taken next: an execution's running state
+// is let go of as the scope ends, so the agent's next call reuses the same memory, still in the
+// thread's caches. A thread that ends gives its batch back.
+template <typename Record>
+class Recycler {
  public:
-  ActiveExecution() { record_.events.reserve(4); }
+  constexpr Recycler() = default;
+  static Recycler& instance() noexcept;
 
-  void start(const CollectorShared& shared, std::string_view agent_name,
-             const ActiveExecution* parent) {
-    // A recycled record mostly comes back to the collector it last served: keeping its
-    // reference then saves two atomic updates of a count other threads share.
-    if (core_ != shared.core) core_ = shared.core;
-    sink_ = shared.sink;
-    sink_takes_incomplete_ = shared.sink_takes_incomplete;
-    finished_ = false;
-    record_written_ = false;
-    completed_ = false;
-    journal_.clear();
-    started_at_ = new_execution_id_and_time(id_);
-    started_ = std::chrono::steady_clock::now();
-    has_parent_ = parent != nullptr;
-    if (parent != nullptr) {
-      parent_id_ = parent->id_;
-      trace_id_ = parent->trace_id_;
-    } else {
-      trace_id_ = id_;
+  Record* take() {
+    ThreadBatch& batch = thread_batch();
+    if (batch.size == 0) {
+      keep_batch_until_thread_exit();
+      batch.size = take_batch(batch.records);
     }
-    journal_.add_agent_name(agent_name);
+    return batch.size > 0 ? batch.records[--batch.size] : new Record;
   }
 
-  // Writes into the record, after what the journal holds, so that events keep their order.
-  template <typename Fn>
-  void update(Fn&& fn) {
-    while_running([&] {
-      write_record_locked();
-      fn(record_);
-    });
+  // A record owned by a shared_ptr whose control block goes inside the record
+  // (InPlaceControlBlock); it comes back here once the control block is gone (weak owners
+  // too): only then may another execution use that room.
+  std::shared_ptr<Record> take_shared() {
+    Record* record = take();
+    return std::shared_ptr<Record>(
+        record, [](Record*) {}, InPlaceControlBlock<Record>(record));
   }
 
-  // Appends to the journal what the agent's own calls record.
-  template <typename Fn>
-  void journal(Fn&& fn) {
-    while_running([&] { fn(journal_); });
+  void give(Record* record) noexcept {
+    ThreadBatch& batch = thread_batch();
+    if (batch.kept && batch.size < kBatch) {
+      batch.records[batch.size++] = record;
+      return;
+    }
+    give_shared(record);
   }
-  // Before the execution is shared.
-  RecordJournal& journal_before_start() noexcept { return journal_; }
 
-  void finish() noexcept {
-    std::shared_ptr<ExecutionSink> sink;  // released once submitted: see CollectorCore
+ private:
+  static constexpr std::size_t kMaxKept = 4096;
+  static constexpr std::size_t kBatch = 16;
+
+  // Trivially destructible, so that give() may still look at it while the thread's other
+  // thread-local objects are destroyed; BatchKeeper hands the records back before that.
+  struct ThreadBatch {
+    std::array<Record*, kBatch> records;
+    std::size_t size;
+    bool kept;  // a BatchKeeper will give the records back when the thread ends
+  };
+  static ThreadBatch& thread_batch() noexcept {
+    constinit thread_local ThreadBatch batch{};
+    return batch;
+  }
+  struct BatchKeeper {
+    BatchKeeper() { thread_batch().kept = true; }
+    BatchKeeper(const BatchKeeper&) = delete;
+    BatchKeeper& operator=(const BatchKeeper&) = delete;
+    ~BatchKeeper() {
+      ThreadBatch& batch = thread_batch();
+      batch.kept = false;
+      for (std::size_t i = 0; i < batch.size; ++i) instance().give_shared(batch.records[i]);
+      batch.size = 0;
+    }
+  };
+  static void keep_batch_until_thread_exit() { thread_local BatchKeeper keeper; }
+
+  // A std::shared_ptr allocator that places the control block in the record it owns; freeing
+  // the control block gives the record back to the recycler.
+  template <typename T>
+  struct InPlaceControlBlock {
+    using value_type = T;
+    Record* home;
+
+    explicit InPlaceControlBlock(Record* record) noexcept : home(record) {}
+    template <typename U>
+    InPlaceControlBlock(const InPlaceControlBlock<U>& other) noexcept : home(other.home) {}
+
+    T* allocate(std::size_t n) {
+      static_assert(
+          sizeof(T) <= Record::kControlBlockBytes && alignof(T) <= alignof(std::max_align_t),
+          "raise kControlBlockBytes");
+      if (n != 1) throw std::bad_alloc();
+      return static_cast<T*>(home->control_block_storage());
+    }
+    // The last use of the control block's memory: the record may go to the next execution.
+    void deallocate(T*, std::size_t) noexcept { instance().give(home); }
+
+    template <typename U>
+    bool operator==(const InPlaceControlBlock<U>& other) const noexcept {
+      return home == other.home;
+    }
+  };
+
+  std::size_t take_batch(std::array<Record*, kBatch>& into) {
+    std::lock_guard lock(mutex_);
+    if (free_.capacity() == 0) free_.reserve(kMaxKept);  // give() then never allocates
+    const std::size_t n = std::min(kBatch, free_.size());
+    std::copy(free_.end() - static_cast<std::ptrdiff_t>(n), free_.end(), into.begin());
+    free_.resize(free_.size() - n);
+    return n;
+  }
+
+  void give_shared(Record* record) noexcept {
     {
       std::lock_guard lock(mutex_);
-      if (finished_) return;
-      finished_ = true;
-      duration_ =
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
-      sink = std::move(sink_);
+      if (free_.size() < kMaxKept) {
+        free_.push_back(record);
+        return;
+      }
     }
-    // From here on only complete() writes the record (update() and journal() refuse), and
-    // readers read it once complete() has returned.
-    std::shared_ptr<const Execution> execution(shared_from_this(), &record_);
-    if (sink_takes_incomplete_) {
-      sink->submit_incomplete(std::move(execution), *this);
-    } else {
-      complete();
-      sink->submit(std::move(execution));
-    }
+    delete record;
   }
 
-  // ExecutionCompleter: the record written from the journal and the execution's end.
+  std::mutex mutex_;
+  std::vector<Record*> free_;
+};
+
+// Initialised at compile time, so instance() checks no guard on each call, and never
+// destroyed: threads may still give records back while the program exits.
+template <typename Record>
+union RecyclerStorage {
+  Recycler<Record> recycler;
+  constexpr RecyclerStorage() : recycler() {}
+  ~RecyclerStorage() {}  // NOLINT(modernize-use-equals-default): must not destroy the member
+};
+template <typename Record>
+constinit RecyclerStorage<Record> g_recycler_storage;
+
+template <typename Record>
+Recycler<Record>& Recycler<Record>::instance() noexcept {
+  return g_recycler_storage<Record>.recycler;
+}
+
+// Ids are kept as bits while the execution runs; their digits are written with the record.
+void assign_id(std::string& text, const ExecutionIdBits& bits) {
+  text.resize(kExecutionIdLength);
+  write_execution_id(bits, std::span<char, kExecutionIdLength>(text.data(), text.size()));
+}
+std::string id_text(const ExecutionIdBits& bits) {
+  std::string text;
+  assign_id(text, bits);
+  return text;
+}
+
+// What a finished execution's record is written from, besides its journal.
+struct ExecutionHeader {
+  ExecutionIdBits id;
+  ExecutionIdBits trace_id;
+  ExecutionIdBits parent_id;
+  bool has_parent = false;
+  double started_at = 0;  // Unix seconds
+  double duration = 0;    // seconds
+};
+
+// A finished execution as its sink receives it: a copy of what the execution recorded, taken
+// as it ended, from which the Execution is written when it is completed: by the thread of a
+// sink that takes incomplete executions (the asynchronous writer's encoder), else on the agent's
+// thread as the execution ends. The sink receives an aliasing pointer to the Execution inside.
+class ExecutionRecord final : public ExecutionCompleter {
+ public:
+  ExecutionRecord() { record_.events.reserve(4); }
+
+  // Before the record is shared.
+  void fill(const ExecutionHeader& header, const RecordJournal& journal) {
+    completed_ = false;
+    header_ = header;
+    journal_.assign(journal);
+  }
+
+  const Execution& execution() const noexcept { return record_; }
+
+  // ExecutionCompleter: the record written from the journal.
   void complete() noexcept override {
     std::lock_guard lock(mutex_);
-    if (completed_ || !finished_) return;
-    write_record_locked();
-    record_.duration = duration_;
-    record_.ended_at = started_at_ + duration_;
+    if (completed_) return;
+    Writer writer{*this};
+    try {
+      reset_record();
+      journal_.replay(writer);
+    } catch (...) {
+      // Out of memory: what was written stays; the rest is lost rather than the execution.
+    }
+    record_.duration = header_.duration;
+    record_.ended_at = header_.started_at + header_.duration;
     if (record_.status == ExecutionStatus::running) record_.status = ExecutionStatus::completed;
     record_.events.erase(record_.events.begin() + static_cast<std::ptrdiff_t>(event_count_),
                          record_.events.end());
     completed_ = true;
   }
 
-  // What std::enable_shared_from_this gives, set by the recycler: that one checks, on every
-  // new owner, the count of the previous owner's control block, a cache miss on memory the
-  // pipeline's thread let go of, on the agent's thread; this one is let go by the owner's
-  // deleter, on the thread that released the last owner.
-  std::shared_ptr<ActiveExecution> shared_from_this() const noexcept { return self_.lock(); }
-  void set_owner(const std::shared_ptr<ActiveExecution>& owner) noexcept { self_ = owner; }
-  void forget_owner() noexcept { self_.reset(); }
-
-  // Room for the control block of the shared_ptr that owns this object (ExecutionRecycler):
-  // inside the record, it costs no allocation, and no free on the pipeline's thread of memory
-  // the agent's thread allocated.
+  // Room for the control block of the shared_ptr that owns this object (Recycler): inside the
+  // record, it costs no allocation, and no free on the pipeline's thread of memory the agent's
+  // thread allocated.
   static constexpr std::size_t kControlBlockBytes = 64;
   void* control_block_storage() noexcept { return control_block_storage_; }
 
-  CollectorCore& core() noexcept { return *core_; }
-  // Set before the execution is shared and never changed, so they are read without the lock.
-  std::string id() const { return {id_.data(), id_.size()}; }
-  std::string trace_id() const { return {trace_id_.data(), trace_id_.size()}; }
-
  private:
-  using Id = std::array<char, kExecutionIdLength>;
-
-  // Runs fn under the lock unless the execution has ended (then counts a late event).
-  template <typename Fn>
-  void while_running(Fn&& fn) {
-    std::lock_guard lock(mutex_);
-    if (finished_) {
-      core_->late_events.fetch_add(1, std::memory_order_relaxed);
-      return;
-    }
-    fn();
-  }
-
-  // Readies the record for this execution the first time, then replays what the journal holds.
   // A recycled record's strings keep their capacity, and its events and argument trees stay to
   // be written over (append_event); what is left over is erased in complete().
-  void write_record_locked() noexcept {
-    try {
-      if (!record_written_) {
-        reset_record();
-        record_written_ = true;
-      }
-      if (journal_.empty()) return;
-      journal_.replay(
-          [&](std::string_view name) { record_.agent_name.assign(name); },
-          [&](nlohmann::json arguments) { record_.kwargs = std::move(arguments); },
-          [&](const RecordJournal::LlmCallEntry& entry) { write_llm_call(entry); },
-          [&](RecordJournal::ToolCallEntry&& entry) { write_tool_call(entry); },
-          [&](RecordJournal::MemoryOperationEntry&& entry) { write_memory_operation(entry); },
-          [&](RecordJournal::CustomEventEntry&& entry) {
-            CustomEvent& event = append_event<CustomEvent>(entry.timestamp);
-            event.type.assign(entry.type);
-            event.data = std::move(entry.data);
-          });
-    } catch (...) {
-      // Out of memory: what was written stays; the rest is lost rather than the execution.
-    }
-    journal_.clear();
-  }
-
   void reset_record() {
     Execution& r = record_;
-    r.id.assign(id_.data(), id_.size());
-    r.trace_id.assign(trace_id_.data(), trace_id_.size());
-    if (has_parent_) {
-      r.parent_id.assign(parent_id_.data(), parent_id_.size());
+    assign_id(r.id, header_.id);
+    assign_id(r.trace_id, header_.trace_id);
+    if (header_.has_parent) {
+      assign_id(r.parent_id, header_.parent_id);
     } else {
       r.parent_id.clear();
     }
     r.agent_name.clear();
-    r.started_at = started_at_;
+    r.started_at = header_.started_at;
     r.ended_at.reset();
     r.duration.reset();
     r.status = ExecutionStatus::running;
@@ -270,50 +327,9 @@ class ActiveExecution final : public ExecutionCompleter {
     r.tags.clear();
   }
 
-  void write_llm_call(const RecordJournal::LlmCallEntry& entry) {
-    const auto& n = entry.numbers;
-    LlmCall& call = append_event<LlmCall>(n.timestamp);
-    call.model.assign(entry.model);
-    call.provider.assign(entry.provider);
-    call.prompt_tokens = n.prompt_tokens;
-    call.completion_tokens = n.completion_tokens;
-    call.cached_tokens = n.cached_tokens;
-    call.cache_write_tokens = n.cache_write_tokens;
-    call.reasoning_tokens = n.reasoning_tokens;
-    call.duration = n.duration;
-    call.time_to_first_token =
-        n.has_time_to_first_token ? std::optional<double>(n.time_to_first_token) : std::nullopt;
-    call.finish_reason.assign(entry.finish_reason);
-    call.retries = n.retries;
-    call.cost_nanos = n.cost_nanos;
-    call.priced = n.priced;
-    record_.metrics.add(call);
-  }
-
-  void write_memory_operation(RecordJournal::MemoryOperationEntry& entry) {
-    ++record_.metrics.memory_operations;
-    MemoryOperation& operation = append_event<MemoryOperation>(entry.numbers.timestamp);
-    operation.operation.assign(entry.operation);
-    operation.memory_type.assign(entry.memory_type);
-    operation.duration = entry.numbers.duration;
-    operation.items = entry.numbers.items;
-    operation.details = std::move(entry.details);
-  }
-
-  void write_tool_call(RecordJournal::ToolCallEntry& entry) {
-    ++record_.metrics.tool_calls;
-    ToolCall& call = append_event<ToolCall>(entry.numbers.timestamp);
-    call.tool_name.assign(entry.tool_name);
-    call.duration = entry.numbers.duration;
-    call.success = entry.numbers.success;
-    call.error.assign(entry.error);
-    call.kwargs = std::move(entry.arguments);
-  }
-
- public:
   // The next event of the record, of kind Payload, for the caller to write every field of:
   // the previous execution's event at that place when it is of the same kind, with its
-  // strings and JSON to be written over. Called under the lock, once the record is written.
+  // strings and JSON to be written over.
   template <typename Payload>
   Payload& append_event(double timestamp) {
     auto& events = record_.events;
@@ -324,27 +340,81 @@ class ActiveExecution final : public ExecutionCompleter {
     return event.payload.template emplace<Payload>();
   }
 
- private:
-  // What the recording threads touch, together at the front: a few consecutive cache lines.
-  std::mutex mutex_;
-  bool finished_ = false;
-  bool sink_takes_incomplete_ = false;
-  bool has_parent_ = false;
-  bool record_written_ = false;  // reset_record() has run for this execution
-  bool completed_ = false;
-  double started_at_ = 0;
-  double duration_ = 0;
-  std::chrono::steady_clock::time_point started_;
-  Id id_{};
-  Id trace_id_{};
-  Id parent_id_{};
-  RecordJournal journal_;
-  std::shared_ptr<CollectorCore> core_;
-  std::shared_ptr<ExecutionSink> sink_;  // until finish()
-  std::weak_ptr<ActiveExecution> self_;
-  alignas(std::max_align_t) std::byte control_block_storage_[kControlBlockBytes];
+  // Writes each journal entry into the record (RecordJournal::replay).
+  struct Writer {
+    ExecutionRecord& to;
 
-  // Written when the execution is completed (see above).
+    void agent_name(std::string_view name) { to.record_.agent_name.assign(name); }
+    void arguments(nlohmann::json arguments) { to.record_.kwargs = std::move(arguments); }
+
+    void llm_call(const RecordJournal::LlmCallEntry& entry) {
+      const auto& n = entry.numbers;
+      LlmCall& call = to.append_event<LlmCall>(n.timestamp);
+      call.model.assign(entry.model);
+      call.provider.assign(entry.provider);
+      call.prompt_tokens = n.prompt_tokens;
+      call.completion_tokens = n.completion_tokens;
+      call.cached_tokens = n.cached_tokens;
+      call.cache_write_tokens = n.cache_write_tokens;
+      call.reasoning_tokens = n.reasoning_tokens;
+      call.duration = n.duration;
+      call.time_to_first_token =
+          n.has_time_to_first_token ? std::optional<double>(n.time_to_first_token) : std::nullopt;
+      call.finish_reason.assign(entry.finish_reason);
+      call.retries = n.retries;
+      call.cost_nanos = n.cost_nanos;
+      call.priced = n.priced;
+      to.record_.metrics.add(call);
+    }
+
+    void tool_call(RecordJournal::ToolCallEntry&& entry) {
+      ++to.record_.metrics.tool_calls;
+      ToolCall& call = to.append_event<ToolCall>(entry.numbers.timestamp);
+      call.tool_name.assign(entry.tool_name);
+      call.duration = entry.numbers.duration;
+      call.success = entry.numbers.success;
+      call.error.assign(entry.error);
+      call.kwargs = std::move(entry.arguments);
+    }
+
+    void memory_operation(RecordJournal::MemoryOperationEntry&& entry) {
+      ++to.record_.metrics.memory_operations;
+      MemoryOperation& operation = to.append_event<MemoryOperation>(entry.numbers.timestamp);
+      operation.operation.assign(entry.operation);
+      operation.memory_type.assign(entry.memory_type);
+      operation.duration = entry.numbers.duration;
+      operation.items = entry.numbers.items;
+      operation.details = std::move(entry.details);
+    }
+
+    void custom_event(RecordJournal::CustomEventEntry&& entry) {
+      CustomEvent& event = to.append_event<CustomEvent>(entry.timestamp);
+      event.type.assign(entry.type);
+      event.data = std::move(entry.data);
+    }
+
+    void failure(const RecordJournal::FailureEntry& entry) {
+      Execution& e = to.record_;
+      if (entry.unless_failed && e.status == ExecutionStatus::failed) return;
+      e.status = ExecutionStatus::failed;
+      e.error.assign(entry.message);
+      e.error_type.assign(entry.error_type);
+    }
+
+    void metric(RecordJournal::MetricEntry&& entry) {
+      to.record_.metrics.custom[std::string(entry.name)] = std::move(entry.value);
+    }
+
+    void tag(const RecordJournal::TagEntry& entry) {
+      to.record_.tags[std::string(entry.key)] = std::string(entry.value);
+    }
+  };
+
+  alignas(std::max_align_t) std::byte control_block_storage_[kControlBlockBytes];
+  std::mutex mutex_;  // complete() may be called from more than one thread
+  bool completed_ = false;
+  ExecutionHeader header_;
+  RecordJournal journal_;
   Execution record_;
   std::size_t event_count_ = 0;  // of record_.events, this execution's; the rest are reused
 
@@ -352,110 +422,118 @@ class ActiveExecution final : public ExecutionCompleter {
   static constexpr std::size_t kMaxKeptEvents = 64;
 };
 
-// Finished executions come back here when the pipeline lets go of them, and the next
-// track_execution() on any thread takes one: the record, its id strings and its event list keep
-// their memory, so recording an execution allocates only what the user's data needs.
+// The execution being recorded, shared by the scope that owns it and by any thread that was
+// handed its context. The mutex is uncontended unless the user records from several threads.
 //
-// Each recording thread takes records a batch at a time into a list of its own, so that the
-// lock and the shared list, which the pipeline's thread writes as it gives records back, are
-// touched once per batch rather than once per execution (both are cache misses on the agent's
-// thread). A thread that ends gives its unused records back.
-class ExecutionRecycler {
+// It holds what the execution has recorded so far in a journal (RecordJournal says why), and no
+// Execution: that is written later from an ExecutionRecord, which finish() fills with a copy of
+// the journal in one sequential stretch. So the agent's thread writes, call after call, into
+// the same few lines of its own (the scope lets go of this object as it ends, and the thread's
+// next execution takes it back from the Recycler's batch), and into memory it does not own only
+// once per execution.
+class ActiveExecution {
  public:
-  constexpr ExecutionRecycler() = default;
-  static ExecutionRecycler& instance() noexcept;
-
-  std::shared_ptr<ActiveExecution> take() {
-    thread_local ThreadBatch batch;
-    if (batch.size == 0) batch.size = take_batch(batch.records);
-    ActiveExecution* active = batch.size > 0 ? batch.records[--batch.size] : new ActiveExecution;
-    // The control block goes inside the record (InPlaceControlBlock), and the record comes back
-    // here once the control block is gone: only then may another execution use that room.
-    std::shared_ptr<ActiveExecution> owner(
-        active, [](ActiveExecution* done) { done->forget_owner(); },
-        InPlaceControlBlock<ActiveExecution>(active));
-    active->set_owner(owner);
-    return owner;
+  void start(const CollectorShared& shared, std::string_view agent_name,
+             const ActiveExecution* parent) {
+    // A recycled object mostly comes back to the collector it last served: keeping its
+    // reference then saves two atomic updates of a count other threads share.
+    if (core_ != shared.core) core_ = shared.core;
+    references_.store(1, std::memory_order_relaxed);
+    sink_ = shared.sink;
+    sink_takes_incomplete_ = shared.sink_takes_incomplete;
+    finished_ = false;
+    journal_.clear();
+    header_.started_at = new_execution_id_and_time(header_.id);
+    started_ = std::chrono::steady_clock::now();
+    header_.has_parent = parent != nullptr;
+    if (parent != nullptr) {
+      header_.parent_id = parent->header_.id;
+      header_.trace_id = parent->header_.trace_id;
+    } else {
+      header_.trace_id = header_.id;
+    }
+    journal_.add_agent_name(agent_name);
   }
 
- private:
-  static constexpr std::size_t kMaxKept = 4096;
-  static constexpr std::size_t kBatch = 16;
-
-  struct ThreadBatch {
-    std::array<ActiveExecution*, kBatch> records{};
-    std::size_t size = 0;
-    ThreadBatch() = default;
-    ThreadBatch(const ThreadBatch&) = delete;
-    ThreadBatch& operator=(const ThreadBatch&) = delete;
-    ~ThreadBatch() {
-      for (std::size_t i = 0; i < size; ++i) instance().give(records[i]);
-      size = 0;
-    }
-  };
-
-  // A std::shared_ptr allocator that places the control block in the record it owns; freeing
-  // the control block gives the record back to the recycler.
-  template <typename T>
-  struct InPlaceControlBlock {
-    using value_type = T;
-    ActiveExecution* home;
-
-    explicit InPlaceControlBlock(ActiveExecution* record) noexcept : home(record) {}
-    template <typename U>
-    InPlaceControlBlock(const InPlaceControlBlock<U>& other) noexcept : home(other.home) {}
-
-    T* allocate(std::size_t n) {
-      static_assert(sizeof(T) <= ActiveExecution::kControlBlockBytes &&
-                        alignof(T) <= alignof(std::max_align_t),
-                    "raise ActiveExecution::kControlBlockBytes");
-      if (n != 1) throw std::bad_alloc();
-      return static_cast<T*>(home->control_block_storage());
-    }
-    // The last use of the control block's memory: the record may go to the next execution.
-    void deallocate(T*, std::size_t) noexcept { instance().give(home); }
-
-    template <typename U>
-    bool operator==(const InPlaceControlBlock<U>& other) const noexcept {
-      return home == other.home;
-    }
-  };
-
-  std::size_t take_batch(std::array<ActiveExecution*, kBatch>& into) {
+  // Appends to the journal, unless the execution has ended (then counts a late event).
+  template <typename Fn>
+  void journal(Fn&& fn) {
     std::lock_guard lock(mutex_);
-    if (free_.capacity() == 0) free_.reserve(kMaxKept);  // give() then never allocates
-    const std::size_t n = std::min(kBatch, free_.size());
-    std::copy(free_.end() - static_cast<std::ptrdiff_t>(n), free_.end(), into.begin());
-    free_.resize(free_.size() - n);
-    return n;
+    if (finished_) {
+      core_->late_events.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    fn(journal_);
   }
+  // Before the execution is shared.
+  RecordJournal& journal_before_start() noexcept { return journal_; }
 
-  void give(ActiveExecution* active) noexcept {
+  void finish() noexcept {
+    std::shared_ptr<ExecutionSink> sink;  // released once submitted: see CollectorCore
     {
       std::lock_guard lock(mutex_);
-      if (free_.size() < kMaxKept) {
-        free_.push_back(active);
-        return;
-      }
+      if (finished_) return;
+      finished_ = true;
+      header_.duration =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+      sink = std::move(sink_);
     }
-    delete active;
+    // From here on journal() refuses, so the journal is this thread's to read.
+    try {
+      auto record = Recycler<ExecutionRecord>::instance().take_shared();
+      record->fill(header_, journal_);
+      ExecutionRecord& completer = *record;
+      std::shared_ptr<const Execution> execution(std::move(record), &completer.execution());
+      if (sink_takes_incomplete_) {
+        sink->submit_incomplete(std::move(execution), completer);
+      } else {
+        completer.complete();
+        sink->submit(std::move(execution));
+      }
+    } catch (...) {
+      report_lost_execution();
+    }
+  }
+
+  // ActiveRef's count. start() sets it to one, the reference of whoever started the execution.
+  void add_reference() noexcept { references_.fetch_add(1, std::memory_order_relaxed); }
+  // True for the last reference: the object may then go to another execution.
+  bool drop_reference() noexcept {
+    return references_.fetch_sub(1, std::memory_order_acq_rel) == 1;
+  }
+
+  CollectorCore& core() noexcept { return *core_; }
+  // Set before the execution is shared and never changed, so they are read without the lock.
+  std::string id() const { return id_text(header_.id); }
+  std::string trace_id() const { return id_text(header_.trace_id); }
+
+ private:
+  // Out of memory for the record (a recycled one is used when there is one): the execution is
+  // lost, and said so, rather than the agent's call.
+  static void report_lost_execution() noexcept {
+    try {
+      notify("telemetry: out of memory, an execution was not recorded");
+    } catch (...) {
+    }
   }
 
   std::mutex mutex_;
-  std::vector<ActiveExecution*> free_;
+  bool finished_ = false;
+  bool sink_takes_incomplete_ = false;
+  ExecutionHeader header_;
+  std::chrono::steady_clock::time_point started_;
+  RecordJournal journal_;
+  std::shared_ptr<CollectorCore> core_;
+  std::shared_ptr<ExecutionSink> sink_;  // until finish()
+  std::atomic<std::uint32_t> references_{0};
 };
 
-// Initialised at compile time, so instance() checks no guard on each call, and never
-// destroyed: threads may still give records back while the program exits.
-union RecyclerStorage {
-  ExecutionRecycler recycler;
-  constexpr RecyclerStorage() : recycler() {}
-  ~RecyclerStorage() {}  // NOLINT(modernize-use-equals-default): must not destroy the member
-};
-constinit RecyclerStorage g_recycler_storage;
+ActiveRef::ActiveRef(const ActiveRef& other) noexcept : active_(other.active_) {
+  if (active_ != nullptr) active_->add_reference();
+}
 
-ExecutionRecycler& ExecutionRecycler::instance() noexcept {
-  return g_recycler_storage.recycler;
+void ActiveRef::release(ActiveExecution* active) noexcept {
+  if (active->drop_reference()) Recycler<ActiveExecution>::instance().give(active);
 }
 
 }  // namespace detail
@@ -590,19 +668,18 @@ void record_metric_into(detail::ActiveExecution& active, std::string name, nlohm
            "' is computed by Kagura and cannot be recorded by hand; choose another name");
     return;
   }
-  active.update([&](Execution& e) { e.metrics.custom[std::move(name)] = std::move(value); });
+  active.journal([&](detail::RecordJournal& journal) { journal.add_metric(name, value); });
 }
 
 void add_tag_into(detail::ActiveExecution& active, std::string key, std::string value) {
-  active.update([&](Execution& e) { e.tags[std::move(key)] = std::move(value); });
+  active.journal([&](detail::RecordJournal& journal) { journal.add_tag(key, value); });
 }
 
 // A recycled record readied for a new execution on this thread, its arguments still to set.
-std::shared_ptr<detail::ActiveExecution> start_execution(detail::CollectorShared& shared,
-                                                         std::string_view agent_name) {
-  auto active = detail::ExecutionRecycler::instance().take();
+detail::ActiveRef start_execution(detail::CollectorShared& shared, std::string_view agent_name) {
+  auto* active = detail::Recycler<detail::ActiveExecution>::instance().take();
   active->start(shared, agent_name, t_current);
-  return active;
+  return detail::ActiveRef::adopt(active);
 }
 
 }  // namespace
@@ -623,7 +700,7 @@ ContextGuard::~ContextGuard() {
   t_current = previous_;
 }
 
-ExecutionScope::ExecutionScope(std::shared_ptr<detail::ActiveExecution> active)
+ExecutionScope::ExecutionScope(detail::ActiveRef active)
     : active_(std::move(active)),
       previous_(t_current),
       uncaught_at_start_(std::uncaught_exceptions()) {
@@ -638,11 +715,8 @@ ExecutionScope::ExecutionScope(ExecutionScope&& other) noexcept
 ExecutionScope::~ExecutionScope() {
   if (!active_) return;
   if (std::uncaught_exceptions() > uncaught_at_start_) {
-    active_->update([](Execution& e) {
-      if (e.status != ExecutionStatus::failed) {
-        e.status = ExecutionStatus::failed;
-        e.error = "an exception left the execution scope";
-      }
+    active_->journal([](detail::RecordJournal& journal) {
+      journal.add_failure("an exception left the execution scope", {}, /*unless_failed=*/true);
     });
   }
   finish();
@@ -684,10 +758,8 @@ void ExecutionScope::add_tag(std::string key, std::string value) {
 
 void ExecutionScope::fail(std::string message, std::string error_type) {
   if (!active_) return;
-  active_->update([&](Execution& e) {
-    e.status = ExecutionStatus::failed;
-    e.error = std::move(message);
-    e.error_type = std::move(error_type);
+  active_->journal([&](detail::RecordJournal& journal) {
+    journal.add_failure(message, error_type, /*unless_failed=*/false);
   });
 }
 
@@ -751,7 +823,8 @@ ExecutionScope Collector::track_execution(std::string_view agent_name, const nlo
 
 ExecutionContext Collector::current() noexcept {
   if (t_current == nullptr) return {};
-  return ExecutionContext(t_current->shared_from_this());
+  t_current->add_reference();
+  return ExecutionContext(detail::ActiveRef::adopt(t_current));
 }
 
 void Collector::record_llm_call(const LlmCallInfo& call) {

@@ -12,7 +12,7 @@ void RecordJournal::put_text(std::string_view text) {
   const auto size = static_cast<std::uint32_t>(
       std::min<std::size_t>(text.size(), std::numeric_limits<std::uint32_t>::max()));
   put(size);
-  bytes_.insert(bytes_.end(), text.begin(), text.begin() + size);
+  bytes_.append(text.data(), size);
 }
 
 namespace {
@@ -45,15 +45,15 @@ std::string truncation_marker(std::size_t dropped) {
 
 }  // namespace
 
-void RecordJournal::put_json(const nlohmann::json* value, RedactKeys redact) {
+void RecordJournal::put_json(const nlohmann::json* value) {
   if (value == nullptr) {
     bytes_.push_back(static_cast<std::uint8_t>(Tag::null));
     return;
   }
-  put_value(*value, redact);
+  put_value(*value);
 }
 
-void RecordJournal::put_value(const nlohmann::json& value, RedactKeys redact) {
+void RecordJournal::put_value(const nlohmann::json& value) {
   using Type = nlohmann::json::value_t;
   const auto put_tag = [&](Tag tag) { bytes_.push_back(static_cast<std::uint8_t>(tag)); };
   const auto put_count = [&](std::size_t count) {
@@ -91,34 +91,29 @@ void RecordJournal::put_value(const nlohmann::json& value, RedactKeys redact) {
       } else {
         const std::string marker = truncation_marker(text.size() - keep);
         put(static_cast<std::uint32_t>(keep + marker.size()));
-        bytes_.insert(bytes_.end(), text.begin(), text.begin() + static_cast<std::ptrdiff_t>(keep));
-        bytes_.insert(bytes_.end(), marker.begin(), marker.end());
+        bytes_.append(text.data(), keep);
+        bytes_.append(marker.data(), marker.size());
       }
       break;
     }
     case Type::array:
       put_tag(Tag::array);
       put_count(value.size());
-      for (const auto& element : value) put_value(element, redact);
+      for (const auto& element : value) put_value(element);
       break;
     case Type::object:
       put_tag(Tag::object);
       put_count(value.size());
       for (const auto& [key, member] : value.get_ref<const nlohmann::json::object_t&>()) {
         put_text(key);
-        if (redact.is_secret != nullptr && redact.is_secret(key)) {
-          put_tag(Tag::string);
-          put_text("[REDACTED]");
-        } else {
-          put_value(member, redact);
-        }
+        put_value(member);
       }
       break;
     case Type::binary: {
       const auto& binary = value.get_binary();
       put_tag(Tag::binary);
       put_count(binary.size());
-      bytes_.insert(bytes_.end(), binary.begin(), binary.end());
+      bytes_.append(binary.data(), binary.size());
       put(static_cast<std::uint8_t>(binary.has_subtype()));
       put(static_cast<std::uint64_t>(binary.has_subtype() ? binary.subtype() : 0));
       break;
@@ -126,7 +121,7 @@ void RecordJournal::put_value(const nlohmann::json& value, RedactKeys redact) {
   }
 }
 
-nlohmann::json RecordJournal::Reader::json() {
+nlohmann::json RecordJournal::Reader::json(IsSecret is_secret) {
   switch (static_cast<Tag>(byte())) {
     case Tag::null:
       return nullptr;
@@ -156,7 +151,7 @@ nlohmann::json RecordJournal::Reader::json() {
       copy(count);
       nlohmann::json array = nlohmann::json::array();
       array.get_ref<nlohmann::json::array_t&>().reserve(count);
-      for (std::uint32_t i = 0; i < count; ++i) array.push_back(json());
+      for (std::uint32_t i = 0; i < count; ++i) array.push_back(json(is_secret));
       return array;
     }
     case Tag::object: {
@@ -166,7 +161,9 @@ nlohmann::json RecordJournal::Reader::json() {
       auto& members = object.get_ref<nlohmann::json::object_t&>();
       for (std::uint32_t i = 0; i < count; ++i) {
         std::string key(text());
-        members.emplace_hint(members.end(), std::move(key), json());
+        nlohmann::json member = json(is_secret);
+        if (is_secret != nullptr && is_secret(key)) member = "[REDACTED]";
+        members.emplace_hint(members.end(), std::move(key), std::move(member));
       }
       return object;
     }
@@ -219,7 +216,7 @@ void RecordJournal::add_memory_operation(const MemoryNumbers& numbers,
   put(numbers);
   put_text(info.operation);
   put_text(info.memory_type);
-  put_json(&info.details, {});
+  put_json(&info.details);
 }
 
 void RecordJournal::add_custom_event(double timestamp, std::string_view type,
@@ -227,7 +224,27 @@ void RecordJournal::add_custom_event(double timestamp, std::string_view type,
   put_kind(Kind::custom_event);
   put(timestamp);
   put_text(type);
-  put_json(&data, {});
+  put_json(&data);
+}
+
+void RecordJournal::add_failure(std::string_view message, std::string_view error_type,
+                                bool unless_failed) {
+  put_kind(Kind::failure);
+  put(static_cast<std::uint8_t>(unless_failed));
+  put_text(message);
+  put_text(error_type);
+}
+
+void RecordJournal::add_metric(std::string_view name, const nlohmann::json& value) {
+  put_kind(Kind::metric);
+  put_text(name);
+  put_json(&value);
+}
+
+void RecordJournal::add_tag(std::string_view key, std::string_view value) {
+  put_kind(Kind::tag);
+  put_text(key);
+  put_text(value);
 }
 
 }  // namespace kagura::telemetry::detail

@@ -1,7 +1,9 @@
 #pragma once
 
-// What an execution records on the agent's thread, appended in order to one buffer that the
-// record keeps from one execution to the next, and replayed into the Execution when it is
+// What an execution records, appended in order to one buffer: its events, and what is set on
+// the execution itself (arguments, failure, custom metrics, tags). The running execution keeps
+// it in memory the agent's thread reuses from one execution to the next; as the execution ends
+// it is copied into the record the sink receives, and replayed into the Execution when that is
 // completed: on the thread of the sink that takes it, when that sink takes incomplete
 // executions (the asynchronous writer's encoder), else at its end on the agent's thread.
 //
@@ -19,11 +21,14 @@
 
 #include "kagura/telemetry/collector.hpp"
 #include "kagura/telemetry/execution.hpp"
+#include "telemetry/byte_buffer.hpp"
 
 namespace kagura::telemetry::detail {
 
 class RecordJournal {
  public:
+  using IsSecret = bool (*)(std::string_view key);
+
   // The numbers of an LLM call, as appended.
   struct LlmNumbers {
     double timestamp = 0;
@@ -85,31 +90,50 @@ class RecordJournal {
   void add_memory_operation(const MemoryNumbers& numbers, const MemoryOperationInfo& info);
   void add_custom_event(double timestamp, std::string_view type, const nlohmann::json& data);
 
-  // Calls on_agent_name(std::string_view), on_arguments(nlohmann::json),
-  // on_llm_call(const LlmCallEntry&), on_tool_call(ToolCallEntry&&),
-  // on_memory_operation(MemoryOperationEntry&&) and on_custom_event(CustomEventEntry&&) for each
-  // entry, in the order they were added.
-  template <typename OnAgentName, typename OnArguments, typename OnLlmCall, typename OnToolCall,
-            typename OnMemoryOperation, typename OnCustomEvent>
-  void replay(OnAgentName&& on_agent_name, OnArguments&& on_arguments, OnLlmCall&& on_llm_call,
-              OnToolCall&& on_tool_call, OnMemoryOperation&& on_memory_operation,
-              OnCustomEvent&& on_custom_event) const {
+  // What a scope or a caller sets on the execution itself, in order with its events.
+  struct FailureEntry {
+    std::string_view message, error_type;
+    bool unless_failed;  // the scope's own failure: an earlier one's message is kept
+  };
+  struct MetricEntry {
+    std::string_view name;
+    nlohmann::json value;
+  };
+  struct TagEntry {
+    std::string_view key, value;
+  };
+
+  void add_failure(std::string_view message, std::string_view error_type, bool unless_failed);
+  void add_metric(std::string_view name, const nlohmann::json& value);
+  void add_tag(std::string_view key, std::string_view value);
+
+  // This journal becomes a copy of `other`, in the memory it already has.
+  void assign(const RecordJournal& other) { bytes_.assign(other.bytes_); }
+
+  // Calls, for each entry in the order they were added, the visitor's agent_name(string_view),
+  // arguments(json), llm_call(const LlmCallEntry&), tool_call(ToolCallEntry&&),
+  // memory_operation(MemoryOperationEntry&&), custom_event(CustomEventEntry&&),
+  // failure(const FailureEntry&), metric(MetricEntry&&) or tag(const TagEntry&).
+  template <typename Visitor>
+  void replay(Visitor& visitor) const {
     Reader reader{bytes_.data(), bytes_.data() + bytes_.size()};
     while (!reader.done()) {
       switch (static_cast<Kind>(reader.byte())) {
         case Kind::agent_name:
-          on_agent_name(reader.text());
+          visitor.agent_name(reader.text());
           break;
-        case Kind::arguments:
-          on_arguments(reader.json());
+        case Kind::arguments: {
+          const auto is_secret = reader.secret_test();
+          visitor.arguments(reader.json(is_secret));
           break;
+        }
         case Kind::llm_call: {
           LlmCallEntry entry;
           reader.copy(entry.numbers);
           entry.model = reader.text();
           entry.provider = reader.text();
           entry.finish_reason = reader.text();
-          on_llm_call(entry);
+          visitor.llm_call(entry);
           break;
         }
         case Kind::tool_call: {
@@ -117,8 +141,9 @@ class RecordJournal {
           reader.copy(entry.numbers);
           entry.tool_name = reader.text();
           entry.error = reader.text();
-          entry.arguments = reader.json();
-          on_tool_call(std::move(entry));
+          const auto is_secret = reader.secret_test();
+          entry.arguments = reader.json(is_secret);
+          visitor.tool_call(std::move(entry));
           break;
         }
         case Kind::memory_operation: {
@@ -127,7 +152,7 @@ class RecordJournal {
           entry.operation = reader.text();
           entry.memory_type = reader.text();
           entry.details = reader.json();
-          on_memory_operation(std::move(entry));
+          visitor.memory_operation(std::move(entry));
           break;
         }
         case Kind::custom_event: {
@@ -135,7 +160,29 @@ class RecordJournal {
           reader.copy(entry.timestamp);
           entry.type = reader.text();
           entry.data = reader.json();
-          on_custom_event(std::move(entry));
+          visitor.custom_event(std::move(entry));
+          break;
+        }
+        case Kind::failure: {
+          FailureEntry entry{};
+          entry.unless_failed = reader.byte() != 0;
+          entry.message = reader.text();
+          entry.error_type = reader.text();
+          visitor.failure(entry);
+          break;
+        }
+        case Kind::metric: {
+          MetricEntry entry;
+          entry.name = reader.text();
+          entry.value = reader.json();
+          visitor.metric(std::move(entry));
+          break;
+        }
+        case Kind::tag: {
+          TagEntry entry;
+          entry.key = reader.text();
+          entry.value = reader.text();
+          visitor.tag(entry);
           break;
         }
       }
@@ -149,7 +196,10 @@ class RecordJournal {
     llm_call,
     tool_call,
     memory_operation,
-    custom_event
+    custom_event,
+    failure,
+    metric,
+    tag
   };
 
   // Entries are read back by this class from bytes it wrote, so the reader trusts them.
@@ -170,24 +220,35 @@ class RecordJournal {
       at += size;
       return view;
     }
-    nlohmann::json json();
+    // The value of each object member whose key is_secret flags is read as "[REDACTED]".
+    nlohmann::json json(IsSecret is_secret = nullptr);
+    IsSecret secret_test() noexcept {
+      IsSecret is_secret = nullptr;
+      copy(is_secret);
+      return is_secret;
+    }
   };
 
   void put_kind(Kind kind) { bytes_.push_back(static_cast<std::uint8_t>(kind)); }
   template <typename T>
   void put(const T& value) {
-    const auto* raw = reinterpret_cast<const std::uint8_t*>(&value);
-    bytes_.insert(bytes_.end(), raw, raw + sizeof value);
+    bytes_.append(&value, sizeof value);
   }
   void put_text(std::string_view text);
   // A JSON value in a compact binary form of this class's own (a byte of type, then the value
   // as it is in memory: integers, floats and binary stay exact, which text would not keep),
   // written straight into the buffer. Strings longer than kMaxRecordedValueBytes are cut at a
   // UTF-8 character boundary and end with "...[truncated N bytes]". nullptr: recorded as null.
-  void put_json(const nlohmann::json* value, RedactKeys redact);
-  void put_value(const nlohmann::json& value, RedactKeys redact);
+  void put_json(const nlohmann::json* value);
+  void put_value(const nlohmann::json& value);
+  // A JSON value whose secrets replay() redacts: the test goes with it, so that redaction
+  // runs where the record is written, off the agent's thread when the sink allows.
+  void put_json(const nlohmann::json* value, RedactKeys redact) {
+    put(redact.is_secret);
+    put_json(value);
+  }
 
-  std::vector<std::uint8_t> bytes_;
+  ByteBuffer bytes_;
 };
 
 }  // namespace kagura::telemetry::detail

@@ -651,6 +651,36 @@ TEST_F(CollectorTest, ExceptionLeavingTheScopeMarksItFailed) {
   EXPECT_EQ(e.metrics.tool_calls, 1);
 }
 
+// A failure recorded before an exception leaves the scope keeps its own message; a later
+// failure replaces an earlier one.
+TEST_F(CollectorTest, AnExceptionLeavingAFailedScopeKeepsItsError) {
+  EXPECT_THROW(
+      {
+        auto scope = collector.track_execution("failed-then-thrown");
+        scope.fail("first", "FirstError");
+        scope.fail("rate limited", "RateLimitError");
+        throw std::runtime_error("boom");
+      },
+      std::runtime_error);
+  const Execution e = sink->at(0);
+  EXPECT_EQ(e.status, ExecutionStatus::failed);
+  EXPECT_EQ(e.error, "rate limited");
+  EXPECT_EQ(e.error_type, "RateLimitError");
+}
+
+// A custom metric's long string is cut like every other recorded value; its name is not.
+TEST_F(CollectorTest, ALongMetricValueIsCut) {
+  const std::string name(100, 'm');
+  const std::string huge(kMaxRecordedValueBytes + 7, 'v');
+  {
+    auto scope = collector.track_execution("metrics");
+    scope.record_metric(name, huge);
+  }
+  const Execution e = sink->at(0);
+  EXPECT_EQ(e.metrics.custom.at(name),
+            huge.substr(0, kMaxRecordedValueBytes) + "...[truncated 7 bytes]");
+}
+
 TEST_F(CollectorTest, ScopeCreatedWhileAnExceptionIsInFlightStillCompletes) {
   // A scope started in a destructor during unwinding must not mistake that exception for its own.
   struct RecordsOnUnwind {

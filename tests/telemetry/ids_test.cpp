@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <ctime>
@@ -63,6 +64,26 @@ TEST(NewExecutionId, WithTimeGivesTheTimeTheIdCarries) {
   const double into_the_millisecond = time * 1000.0 - static_cast<double>(millis_of(id));
   EXPECT_GE(into_the_millisecond, -0.001) << id << " at " << std::to_string(time);
   EXPECT_LE(into_the_millisecond, 1.001) << id << " at " << std::to_string(time);
+}
+
+// The collector keeps ids as bits and writes their digits later: the digits are the bits,
+// most significant first, and bits from the clock carry the time as text ids do.
+TEST(ExecutionIdBits, AreWrittenAsTheirHexDigitsMostSignificantFirst) {
+  std::array<char, kExecutionIdLength> digits{};
+  write_execution_id({.high = 0x0123456789abcdefULL, .low = 0xfedcba9876543210ULL}, digits);
+  EXPECT_EQ(std::string(digits.data(), digits.size()), "0123456789abcdeffedcba9876543210");
+
+  const double before = unix_now();
+  ExecutionIdBits bits;
+  const double time = new_execution_id_and_time(bits);
+  write_execution_id(bits, digits);
+  const std::string id(digits.data(), digits.size());
+  EXPECT_EQ(id[12], '7') << id;
+  EXPECT_EQ((bits.low >> 62), 2U) << id;
+  EXPECT_GE(time, before);
+  const double into_the_millisecond = time * 1000.0 - static_cast<double>(millis_of(id));
+  EXPECT_GE(into_the_millisecond, -0.001) << id;
+  EXPECT_LE(into_the_millisecond, 1.001) << id;
 }
 
 TEST(NewExecutionId, HundredThousandIdsAreUnique) {

@@ -75,7 +75,10 @@ using ArgumentsFilter = void (*)(nlohmann::json& recorded, const nlohmann::json&
 // Records arguments with the value of every member whose key `is_secret` flags, at any depth,
 // replaced by "[REDACTED]": what agents use (agent::is_secret_key). The arguments are written
 // into the execution's compact journal as they are read, with no copy of the tree, which is
-// the cheapest way to record them on the agent's thread. `is_secret` must not throw.
+// the cheapest way to record them on the agent's thread; the secrets are replaced when the
+// record is written from the journal, before any sink reads it (on the asynchronous writer's
+// thread, when that is the sink). So `is_secret` must not throw, and may be called on any
+// thread.
 struct RedactKeys {
   bool (*is_secret)(std::string_view key) = nullptr;  // nullptr: nothing redacted
 };
@@ -83,13 +86,52 @@ struct RedactKeys {
 namespace detail {
 class ActiveExecution;
 struct CollectorShared;
+
+// A counted reference to an execution in progress. The count is a member of the execution, so
+// taking and letting go of a reference updates a line the recording thread already holds; the
+// execution goes back to be recycled when the last reference goes.
+class ActiveRef {
+ public:
+  ActiveRef() noexcept = default;
+  // Takes over a reference the caller holds.
+  static ActiveRef adopt(ActiveExecution* active) noexcept {
+    ActiveRef ref;
+    ref.active_ = active;
+    return ref;
+  }
+  ActiveRef(const ActiveRef& other) noexcept;
+  ActiveRef(ActiveRef&& other) noexcept : active_(std::exchange(other.active_, nullptr)) {}
+  ActiveRef& operator=(const ActiveRef& other) noexcept {
+    ActiveRef copy(other);
+    std::swap(active_, copy.active_);
+    return *this;
+  }
+  ActiveRef& operator=(ActiveRef&& other) noexcept {
+    ActiveRef moved(std::move(other));
+    std::swap(active_, moved.active_);
+    return *this;
+  }
+  ~ActiveRef() { reset(); }
+
+  void reset() noexcept {
+    if (active_ != nullptr) release(std::exchange(active_, nullptr));
+  }
+  ActiveExecution* get() const noexcept { return active_; }
+  ActiveExecution& operator*() const noexcept { return *active_; }
+  ActiveExecution* operator->() const noexcept { return active_; }
+  explicit operator bool() const noexcept { return active_ != nullptr; }
+
+ private:
+  static void release(ActiveExecution* active) noexcept;
+  ActiveExecution* active_ = nullptr;
+};
 }  // namespace detail
 
 // A copyable handle on an execution in progress; empty when telemetry is off.
 class ExecutionContext {
  public:
   ExecutionContext() = default;
-  bool valid() const noexcept { return active_ != nullptr; }
+  bool valid() const noexcept { return static_cast<bool>(active_); }
   explicit operator bool() const noexcept { return valid(); }
   std::string id() const;
   std::string trace_id() const;
@@ -98,9 +140,8 @@ class ExecutionContext {
   friend class Collector;
   friend class ContextGuard;
   friend class ExecutionScope;
-  explicit ExecutionContext(std::shared_ptr<detail::ActiveExecution> active)
-      : active_(std::move(active)) {}
-  std::shared_ptr<detail::ActiveExecution> active_;
+  explicit ExecutionContext(detail::ActiveRef active) : active_(std::move(active)) {}
+  detail::ActiveRef active_;
 };
 
 // Makes an execution current on this thread for the guard's lifetime, e.g. in a worker thread
@@ -130,7 +171,7 @@ class ExecutionScope {
   ExecutionScope& operator=(const ExecutionScope&) = delete;
   ~ExecutionScope();
 
-  bool active() const noexcept { return active_ != nullptr; }
+  bool active() const noexcept { return static_cast<bool>(active_); }
   std::string id() const;
   std::string trace_id() const;
   ExecutionContext context() const { return ExecutionContext(active_); }
@@ -159,16 +200,17 @@ class ExecutionScope {
 
  private:
   friend class Collector;
-  explicit ExecutionScope(std::shared_ptr<detail::ActiveExecution> active);
-  std::shared_ptr<detail::ActiveExecution> active_;
+  explicit ExecutionScope(detail::ActiveRef active);
+  detail::ActiveRef active_;
   detail::ActiveExecution* previous_ = nullptr;
   int uncaught_at_start_ = 0;
 };
 
 // Every string in the JSON an agent hands over (execution and tool arguments, memory
-// details, custom event data) is cut to this many bytes, at a UTF-8 character boundary, and
-// ends with "...[truncated N bytes]": one stray 10 MB argument must not bloat every row,
-// export and dashboard page that shows the execution. Agent and tool names are kept whole.
+// details, custom event data, custom metric values) is cut to this many bytes, at a UTF-8
+// character boundary, and ends with "...[truncated N bytes]": one stray 10 MB argument must not
+// bloat every row, export and dashboard page that shows the execution. Agent and tool names,
+// metric names, tags and error messages are kept whole.
 inline constexpr std::size_t kMaxRecordedValueBytes = std::size_t{64} * 1024;
 
 class Collector {
