@@ -24,11 +24,11 @@ class ByteBuffer {
   bool empty() const noexcept { return size_ == 0; }
   void clear() noexcept { size_ = 0; }
 
-  void push_back(std::uint8_t byte) {
+  [[gnu::always_inline]] void push_back(std::uint8_t byte) {
     if (size_ == capacity_) grow(1);
     data_[size_++] = byte;
   }
-  void append(const void* bytes, std::size_t count) {
+  [[gnu::always_inline]] void append(const void* bytes, std::size_t count) {
     if (count == 0) return;  // memcpy must not be given a null pointer, even for no bytes
     if (capacity_ - size_ < count) grow(count);
     std::memcpy(data_.get() + size_, bytes, count);
@@ -41,8 +41,9 @@ class ByteBuffer {
   }
 
  private:
-  // Room for `count` more bytes; at least doubles, as std::vector does.
-  void grow(std::size_t count) {
+  // Room for `count` more bytes; at least doubles, as std::vector does. Out of line, so that
+  // the appends inlined on the agent's path stay small.
+  [[gnu::noinline]] void grow(std::size_t count) {
     std::size_t capacity = capacity_ < 256 ? 256 : capacity_ * 2;
     while (capacity - size_ < count) capacity *= 2;
     auto data = std::make_unique_for_overwrite<std::uint8_t[]>(capacity);
