@@ -251,13 +251,20 @@ std::string Agent::operator()(const nlohmann::json& arguments) const {
   const auto telemetry = options.telemetry ? options.telemetry : telemetry::get_global_telemetry();
   auto scope = telemetry->collector().track_execution(options.name, arguments,
                                                       telemetry::RedactKeys{&is_secret_key});
+  // Ended here on every path rather than by the scope's destructor, which would ask the C++
+  // runtime whether an exception is in flight (a call into libstdc++ and its thread-local
+  // storage, on every agent call).
   try {
-    return impl_->call(arguments, scope);
+    std::string answer = impl_->call(arguments, scope);
+    scope.finish();
+    return answer;
   } catch (const std::exception& error) {
     scope.fail(error);
+    scope.finish();
     throw;
   } catch (...) {
     scope.fail("unknown exception", "unknown");
+    scope.finish();
     throw;
   }
 }
