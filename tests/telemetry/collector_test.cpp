@@ -413,6 +413,25 @@ class WatchingSink final : public ExecutionSink {
   std::vector<std::weak_ptr<const Execution>> watched;
 };
 
+// A thread takes back the running execution it let go of for its next one, but not while a
+// context still refers to it.
+TEST_F(CollectorTest, ARunningExecutionIsNotReusedWhileAContextHoldsIt) {
+  ExecutionContext context;
+  {
+    auto scope = collector.track_execution("held");
+    context = scope.context();
+  }
+  const std::string held = context.id();
+  for (int i = 0; i < 40; ++i) {
+    auto scope = collector.track_execution("next");
+    ASSERT_NE(scope.id(), held);
+    ASSERT_EQ(context.id(), held) << "execution " << i << " took the held one's memory";
+  }
+  EXPECT_EQ(context.trace_id(), held);
+  ASSERT_EQ(sink->size(), 41U);
+  EXPECT_EQ(sink->at(0).id, held);
+}
+
 TEST_F(CollectorTest, ARecordIsNotReusedWhileASinkStillWatchesIt) {
   auto watching = std::make_shared<WatchingSink>();
   Collector recording{watching, prices};
