@@ -8,7 +8,9 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -40,6 +42,9 @@ inline std::vector<std::string> agent_argv(int process, int threads,
 struct AgentOutput {
   std::vector<std::string> acked;
   std::optional<nlohmann::json> stats;
+  // The highest count of executions the pipeline refused ("dropped <n>" lines): it covers
+  // every acknowledged execution.
+  std::uint64_t dropped = 0;
 };
 
 inline AgentOutput parse_agent_output(const std::string& out) {
@@ -51,6 +56,8 @@ inline AgentOutput parse_agent_output(const std::string& out) {
     if (lines.eof()) break;
     if (line.starts_with("ack ") && line.size() == 4 + 32) {
       result.acked.push_back(line.substr(4));
+    } else if (line.starts_with("dropped ")) {
+      result.dropped = std::max<std::uint64_t>(result.dropped, std::stoull(line.substr(8)));
     } else if (line.starts_with("stats ")) {
       result.stats = nlohmann::json::parse(line.substr(6));
     }

@@ -7,7 +7,8 @@
 //                     [--ack] [--pace-us U] [--wait-spool-ms MS]
 //
 // --count N       executions per thread; --forever: until killed
-// --ack           print "ack <id>" (flushed) once each agent call has returned
+// --ack           print "ack <id>" (flushed) once each agent call has returned, preceded by
+//                 "dropped <n>" when the pipeline's count of executions it refused has grown
 // --pace-us U     pause U microseconds after each execution
 // --wait-spool-ms before exiting, wait up to MS for the spool to be delivered
 //
@@ -17,6 +18,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
@@ -97,7 +99,17 @@ int main(int argc, char** argv) {
           kagura::test::record_key_content(scope, key);
           id = scope.id();
         }  // the agent call returns here: the execution is handed to the pipeline
-        if (ack) print_line("ack " + id);
+        if (ack) {
+          // Executions the queue refused are counted, not lost in silence: the count goes out
+          // before the acknowledgement, so it covers every acknowledged execution.
+          thread_local std::uint64_t reported_dropped = 0;
+          const std::uint64_t dropped = telemetry->stats().dropped;
+          if (dropped > reported_dropped) {
+            print_line("dropped " + std::to_string(dropped));
+            reported_dropped = dropped;
+          }
+          print_line("ack " + id);
+        }
         if (pace_us > 0) std::this_thread::sleep_for(std::chrono::microseconds(pace_us));
       }
     });
