@@ -22,6 +22,7 @@
 #include "kagura/pipeline/async_writer.hpp"
 #include "kagura/pipeline/batch_destination.hpp"
 #include "kagura/pricing/price_table.hpp"
+#include "kagura/telemetry/fan_out_sink.hpp"
 #include "kagura/telemetry/ids.hpp"
 #include "kagura/telemetry/json_reuse.hpp"
 #include "kagura/telemetry/telemetry.hpp"
@@ -350,6 +351,41 @@ TEST_F(CollectorTest, TheAsynchronousWriterCompletesWhatTheJournalHolds) {
     }
   }
   writer->shutdown();
+}
+
+// A fan-out to sinks that all complete executions on their own threads leaves the completing
+// to them (the store's writer and an exporter's, say): each stores what a sink that takes
+// complete executions gets. A fan-out with one sink that does not takes complete executions.
+TEST_F(CollectorTest, AFanOutToWritersLeavesTheCompletingToThem) {
+  for (int scenario = 0; scenario < 4; ++scenario) record_scenario(collector, scenario);
+
+  auto store = std::make_shared<CopyingDestination>();
+  auto exporter = std::make_shared<CopyingDestination>();
+  auto store_writer = std::make_shared<pipeline::AsyncWriter>(store);
+  auto exporter_writer = std::make_shared<pipeline::AsyncWriter>(exporter);
+  auto fan_out = std::make_shared<FanOutSink>(
+      std::vector<std::shared_ptr<ExecutionSink>>{store_writer, exporter_writer});
+  ASSERT_TRUE(fan_out->takes_incomplete());
+  EXPECT_FALSE(FanOutSink(std::vector<std::shared_ptr<ExecutionSink>>{store_writer, sink})
+                   .takes_incomplete());
+  {
+    Collector through_both{fan_out, prices};
+    const std::vector<int> order = {3, 1, 0, 2, 2, 0, 1, 3};
+    for (int scenario : order) record_scenario(through_both, scenario);
+    ASSERT_TRUE(store_writer->flush());
+    ASSERT_TRUE(exporter_writer->flush());
+    for (auto* destination : {store.get(), exporter.get()}) {
+      std::lock_guard lock(destination->mutex);
+      ASSERT_EQ(destination->copies.size(), order.size());
+      for (std::size_t i = 0; i < order.size(); ++i) {
+        SCOPED_TRACE("execution " + std::to_string(i) + ", scenario " + std::to_string(order[i]));
+        EXPECT_EQ(without_ids_and_times(destination->copies[i]),
+                  without_ids_and_times(sink->at(static_cast<std::size_t>(order[i]))));
+      }
+    }
+  }
+  store_writer->shutdown();
+  exporter_writer->shutdown();
 }
 
 bool is_secret_for_test(std::string_view key) {

@@ -19,8 +19,8 @@ class ExecutionCompleter {
 };
 
 // Where finished executions go. Called on the agent's thread, so an implementation must neither
-// block on I/O nor throw. The execution is shared, not copied: the collector hands over the
-// record it built in place, and nothing changes it afterwards.
+// block on I/O nor throw. The execution is shared, not copied: the collector hands over a
+// record of its own, and nothing changes it once it is complete.
 class ExecutionSink {
  public:
   virtual ~ExecutionSink() = default;
