@@ -72,14 +72,10 @@ void new_execution_id(std::string& id) {
 }
 
 double new_execution_id_and_time(std::string& id) {
-  id.resize(kExecutionIdLength);
-  return new_execution_id_and_time(std::span<char, kExecutionIdLength>(id.data(), id.size()));
-}
-
-double new_execution_id_and_time(std::span<char, kExecutionIdLength> id) noexcept {
   ExecutionIdBits bits;
   const double time = new_execution_id_and_time(bits);
-  write_execution_id(bits, id);
+  id.resize(kExecutionIdLength);
+  write_execution_id(bits, std::span<char, kExecutionIdLength>(id.data(), id.size()));
   return time;
 }
 

@@ -19,12 +19,12 @@ void new_execution_id(std::string& out);
 // The same, and the time it carries as Unix seconds (at full precision, not cut to the
 // millisecond): an execution's id and start time from one reading of the clock.
 double new_execution_id_and_time(std::string& out);
-// The same into 32 characters, without a string.
-inline constexpr std::size_t kExecutionIdLength = 32;
-double new_execution_id_and_time(std::span<char, kExecutionIdLength> out) noexcept;
+
+inline constexpr std::size_t kExecutionIdLength = 32;  // hex digits
 
 // An execution id before it is written out: the two halves of the UUIDv7, most significant
 // first. The collector keeps ids so and writes their digits where the record is written.
+// new_execution_id_and_time(bits) is the same id and time as above, without the digits.
 struct ExecutionIdBits {
   std::uint64_t high = 0;
   std::uint64_t low = 0;
